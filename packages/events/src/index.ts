@@ -1,0 +1,2 @@
+// Public surface of @rds-nvme-csi/events.
+export {};
