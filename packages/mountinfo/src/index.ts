@@ -1,2 +1,38 @@
-// Public surface of @rds-nvme-csi/mountinfo.
-export {};
+// Public surface of @rds-nvme-csi/mountinfo: host facts (mountinfo, NVMe sysfs) and host
+// actions (mount, format, resize, recover). No Kubernetes, no gRPC.
+export * from "./errors.js";
+export { runCommand, type RunOptions, type RunResult } from "./exec.js";
+export {
+  MountTable,
+  type MountEntry,
+  type BindMountQuery,
+  parseMountinfo,
+  parseMountinfoLine,
+  readMountTable,
+  isReadOnly,
+  isInside,
+} from "./mountinfo.js";
+export {
+  type DeviceNumber,
+  blockDeviceNumber,
+  formatDev,
+  parseDev,
+  sameDev,
+  splitDevT,
+} from "./devnum.js";
+export {
+  NvmeSysfsModel,
+  type NvmeController,
+  type NvmeNamespace,
+  type NvmePath,
+  type NvmeSubsystem,
+  parseAddress,
+  readNvmeSysfs,
+} from "./sysfs.js";
+export {
+  DeviceResolver,
+  type ControllerInfo,
+  type DeviceResolverOptions,
+  type ResolvedDevice,
+  type WaitOptions,
+} from "./resolver.js";
