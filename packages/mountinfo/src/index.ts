@@ -36,3 +36,15 @@ export {
   type ResolvedDevice,
   type WaitOptions,
 } from "./resolver.js";
+// Fixture writers (kernel-shaped sysfs trees, mountinfo text) for tests here and in the driver.
+export {
+  SysfsFixture,
+  type FixtureControllerOptions,
+  type FixtureNamespaceOptions,
+} from "./sysfs-fixture.js";
+export {
+  escapeMountinfo,
+  generateMountinfo,
+  mountinfoLine,
+  type MountinfoLineSpec,
+} from "./mountinfo-fixture.js";
