@@ -47,10 +47,13 @@ COPY --from=build /src/packages/mountinfo/package.json packages/mountinfo/
 COPY --from=build /src/packages/mountinfo/dist packages/mountinfo/dist
 COPY --from=build /src/packages/sim-nvme/package.json packages/sim-nvme/
 COPY --from=build /src/packages/sim-nvme/dist packages/sim-nvme/dist
+# `sim-nvme` on PATH, so `kubectl exec <pod> -- sim-nvme fault rename <nqn>` works in the kind e2e.
+RUN printf '#!/bin/sh\nexec node /app/packages/sim-nvme/dist/cli.js "$@"\n' > /usr/local/bin/sim-nvme \
+ && chmod 0755 /usr/local/bin/sim-nvme
 
 # ---- sim-nvme: the simulated RDS target and NVMe host agent (kind e2e only) -----------------
 FROM runtime AS sim-nvme
-ENTRYPOINT ["node", "/app/packages/sim-nvme/dist/cli.js"]
+ENTRYPOINT ["sim-nvme"]
 
 # ---- driver: the CSI plugin (last stage, so it is also what a plain `docker build .` makes) --
 FROM runtime AS driver

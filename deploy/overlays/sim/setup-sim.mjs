@@ -32,7 +32,13 @@ async function replace(name, stringData) {
   await core.createNamespacedSecret({
     namespace,
     body: {
-      metadata: { name, labels: { "app.kubernetes.io/part-of": "rds-nvme-csi", "app.kubernetes.io/component": "sim" } },
+      metadata: {
+        name,
+        labels: {
+          "app.kubernetes.io/part-of": "rds-nvme-csi",
+          "app.kubernetes.io/component": "sim",
+        },
+      },
       type: "Opaque",
       stringData,
     },
@@ -53,6 +59,12 @@ if ((await exists(DRIVER_SECRET)) && (await exists(TARGET_SECRET))) {
 } else {
   const client = keyPair("rds-nvme-csi-driver");
   const host = keyPair("rds-sim-target");
-  await replace(TARGET_SECRET, { "host-key": host.privateKey, "authorized-keys": client.publicKey });
-  await replace(DRIVER_SECRET, { "ssh-privatekey": client.privateKey, "host-publickey": host.publicKey });
+  await replace(TARGET_SECRET, {
+    "host-key": host.privateKey,
+    "authorized-keys": client.publicKey,
+  });
+  await replace(DRIVER_SECRET, {
+    "ssh-privatekey": client.privateKey,
+    "host-publickey": host.publicKey,
+  });
 }
