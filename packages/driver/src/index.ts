@@ -11,3 +11,38 @@ export {
   requestMessageName,
   type SecretField,
 } from "./secret-fields.js";
+export * from "./errors.js";
+export { KeyedLocks } from "./locks.js";
+export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions } from "./logger.js";
+export { Metrics, serveMetrics, parseHostPort, type MetricsServer } from "./metrics.js";
+export { CsiServer, parseEndpoint, removeStaleSocket, type RpcContext, type UnaryHandler, type ServiceImplementation, type CsiServerOptions } from "./server.js";
+export { createIdentityService, DRIVER_VERSION, type IdentityOptions } from "./identity.js";
+export {
+  createControllerService,
+  capabilityProblem,
+  parseToken,
+  CONTROLLER_CAPABILITIES,
+  VolumeContextKeys,
+  Parameters,
+  type ControllerOptions,
+} from "./controller.js";
+export * from "./volume-id.js";
+export type { StorageBackend, Disk, CreateDiskSpec, PoolCapacity } from "./backend/backend.js";
+export { RouterOSBackend } from "./backend/routeros/backend.js";
+export { RouterOSClient, hostKeyVerifier, commandVerb, type RouterOSClientOptions, type CommandRunner, type CommandResult, type RunOptions, type CommandEvent } from "./backend/routeros/client.js";
+export { commands, checkValue, checkPort, roundUpToAllocation, formatFileSize, mountPointOf, ALLOCATION_UNIT, type DiskAddSpec, type ValueKind } from "./backend/routeros/commands.js";
+export { parseDetail, parseDisks, parseSize, parseKeyValueLines, detectError, toDiskRecord, type RouterOSRecord, type DiskRecord } from "./backend/routeros/parser.js";
+export {
+  addDriverOptions,
+  addNodeOptions,
+  configFromOptions,
+  DEFAULT_DRIVER_NAME,
+  DEFAULT_ENDPOINT,
+  type DriverConfig,
+  type DriverMode,
+  type RdsConfig,
+  type ControllerConfig,
+  type NodeConfig,
+  type RawOptions,
+} from "./config.js";
+export { startDriver, buildProgram, type RunningDriver } from "./main.js";
