@@ -36,6 +36,36 @@ export {
   type ResolvedDevice,
   type WaitOptions,
 } from "./resolver.js";
+export {
+  Mounter,
+  SUPPORTED_FILESYSTEMS,
+  type BindOptions,
+  type FormatOptions,
+  type FsStats,
+  type MounterBinaries,
+  type MounterOptions,
+  type MounterTimeouts,
+  type ProbeResult,
+  type UnmountOptions,
+  type UnmountResult,
+} from "./mounter.js";
+export { findHolders, processHolders, type HolderQuery } from "./holders.js";
+export {
+  StaleChecker,
+  verdictFor,
+  type StaleCheckItem,
+  type StaleCheckerOptions,
+  type StaleReason,
+  type StaleVerdict,
+} from "./stale.js";
+export {
+  Recoverer,
+  type BlockRecoveryRequest,
+  type FilesystemRecoveryRequest,
+  type RecovererOptions,
+  type RecoveryResult,
+  type ReboundTarget,
+} from "./recoverer.js";
 // Fixture writers (kernel-shaped sysfs trees, mountinfo text) for tests here and in the driver.
 export {
   SysfsFixture,

@@ -1,0 +1,273 @@
+// Recovery of a stale staging mount: move the staging mount and every publish target that came
+// from it (found through mountinfo: same old device, root inside the staging root) onto the
+// device the NQN resolves to now, so running pods' target paths reach the live device again.
+// Bounded attempts with exponential backoff and jitter; each attempt re-reads the facts and
+// only does what is still missing, so a retry after partial progress is safe.
+import { stat } from "node:fs/promises";
+import * as path from "node:path";
+import { type DeviceNumber, sameDev, splitDevT } from "./devnum.js";
+import {
+  DeviceNotFoundError,
+  InvalidArgumentError,
+  MountBusyError,
+  RecoveryFailedError,
+} from "./errors.js";
+import type { Mounter } from "./mounter.js";
+import { type MountEntry, type MountTable, isInside, isReadOnly } from "./mountinfo.js";
+import type { DeviceResolver, ResolvedDevice } from "./resolver.js";
+
+export interface RecovererOptions {
+  mounter: Mounter;
+  resolver: DeviceResolver;
+  /** default 3 */
+  maxAttempts?: number;
+  /** first backoff, doubled after every failed attempt (default 500 ms) */
+  initialBackoffMs?: number;
+  /** default 10 s */
+  maxBackoffMs?: number;
+  /** +- this fraction of each backoff (default 0.2) */
+  jitter?: number;
+  /** injectable for deterministic tests of the schedule */
+  random?: () => number;
+}
+
+export interface FilesystemRecoveryRequest {
+  stagingPath: string;
+  nqn: string;
+  /** the original fs type (default: the stale mount's) */
+  fsType?: string;
+  /** the original mount options (default: the stale mount's per-mount options) */
+  mountOptions?: readonly string[];
+  /** the stale device, used to find publish targets if the staging mount is already gone */
+  oldDevice?: DeviceNumber;
+  /** extra publish targets known to the caller (found through mountinfo anyway when mounted) */
+  publishTargets?: readonly string[];
+  signal?: AbortSignal;
+}
+
+export interface BlockRecoveryRequest {
+  nqn: string;
+  /** the stale device whose node is bound onto the targets */
+  oldDevice: DeviceNumber;
+  /** target files; if omitted, mounts under `discoverUnder` carrying oldDevice are used */
+  targets?: readonly string[];
+  discoverUnder?: string;
+  signal?: AbortSignal;
+}
+
+export interface ReboundTarget {
+  target: string;
+  readonly: boolean;
+  /** directory inside the staging mount that is bound there ("" = the whole staging mount) */
+  subPath: string;
+}
+
+export interface RecoveryResult {
+  attempts: number;
+  durationMs: number;
+  device: ResolvedDevice;
+  previousDevice?: DeviceNumber;
+  /** the staging mount was re-mounted (false when it already was on the current device) */
+  remountedStaging: boolean;
+  rebound: ReboundTarget[];
+  /** per failed attempt, why (the last attempt's error is the thrown one) */
+  attemptErrors: string[];
+}
+
+interface FsPlan {
+  fsType: string;
+  mountOptions: readonly string[];
+  previousDevice?: DeviceNumber;
+  targets: ReboundTarget[];
+}
+
+export class Recoverer {
+  private readonly mounter: Mounter;
+  private readonly resolver: DeviceResolver;
+  private readonly maxAttempts: number;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly jitter: number;
+  private readonly random: () => number;
+
+  constructor(o: RecovererOptions) {
+    this.mounter = o.mounter;
+    this.resolver = o.resolver;
+    this.maxAttempts = Math.max(1, o.maxAttempts ?? 3);
+    this.initialBackoffMs = o.initialBackoffMs ?? 500;
+    this.maxBackoffMs = o.maxBackoffMs ?? 10_000;
+    this.jitter = o.jitter ?? 0.2;
+    this.random = o.random ?? Math.random;
+  }
+
+  /** Delay before attempt `n+1` after `n` failures: initial * 2^(n-1), capped, +- jitter. */
+  backoffMs(failures: number): number {
+    const base = Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** (failures - 1));
+    return Math.max(0, Math.round(base * (1 + this.jitter * (2 * this.random() - 1))));
+  }
+
+  async recoverFilesystem(req: FilesystemRecoveryRequest): Promise<RecoveryResult> {
+    const stagingPath = absolute(req.stagingPath);
+    let plan: FsPlan | undefined;
+    return this.withRetries(stagingPath, req.signal, async () => {
+      const table = await this.mounter.mountTable();
+      const device = await this.current(req.nqn);
+      plan ??= this.planFilesystem(table, stagingPath, req);
+      const own = [stagingPath, ...plan.targets.map((t) => t.target)];
+
+      let remountedStaging = false;
+      const staging = table.byMountPoint(stagingPath);
+      if (!staging || !sameDev(staging, device)) {
+        // targets first: while they are mounted the old filesystem is still in use
+        for (const t of plan.targets) {
+          const e = table.byMountPoint(t.target);
+          if (e && !sameDev(e, device)) await this.mounter.unmount(t.target, { ownMounts: own });
+        }
+        if (staging) await this.mounter.unmount(stagingPath, { ownMounts: own });
+        await this.mounter.mount(device.devPath, stagingPath, plan.fsType, plan.mountOptions);
+        remountedStaging = true;
+      }
+
+      const now = await this.mounter.mountTable();
+      const rebound: ReboundTarget[] = [];
+      for (const t of plan.targets) {
+        const e = now.byMountPoint(t.target);
+        if (e && sameDev(e, device)) continue; // already done by an earlier attempt
+        if (e) await this.mounter.unmount(t.target, { ownMounts: own });
+        await this.mounter.bindMount(path.join(stagingPath, t.subPath), t.target, { readonly: t.readonly });
+        rebound.push(t);
+      }
+      return { device, previousDevice: plan.previousDevice, remountedStaging, rebound };
+    });
+  }
+
+  async recoverBlock(req: BlockRecoveryRequest): Promise<RecoveryResult> {
+    if (!req.targets && !req.discoverUnder) {
+      throw new InvalidArgumentError("recoverBlock needs targets or discoverUnder");
+    }
+    let targets: { target: string; readonly: boolean }[] | undefined;
+    return this.withRetries(req.targets?.[0] ?? req.discoverUnder!, req.signal, async () => {
+      const table = await this.mounter.mountTable();
+      const device = await this.current(req.nqn);
+      targets ??= await this.planBlock(table, req);
+      const own = targets.map((t) => t.target);
+      const rebound: ReboundTarget[] = [];
+      for (const t of targets) {
+        const e = table.byMountPoint(t.target);
+        if (e && sameDev(await rdevOf(t.target), device)) continue;
+        if (e) await this.mounter.unmount(t.target, { ownMounts: own });
+        await this.mounter.bindMount(device.devPath, t.target, { readonly: t.readonly });
+        rebound.push({ ...t, subPath: "" });
+      }
+      return { device, previousDevice: req.oldDevice, remountedStaging: false, rebound };
+    });
+  }
+
+  /** What to restore, decided once from the stale state (later attempts see it half undone). */
+  private planFilesystem(table: MountTable, stagingPath: string, req: FilesystemRecoveryRequest): FsPlan {
+    const staging = table.byMountPoint(stagingPath);
+    const previousDevice = staging ? { major: staging.major, minor: staging.minor } : req.oldDevice;
+    const fsType = req.fsType ?? staging?.fsType;
+    if (!fsType) {
+      throw new InvalidArgumentError(`${stagingPath} is not mounted and no fsType was given: cannot restore it`);
+    }
+    let sources: MountEntry[] = [];
+    if (staging) sources = table.bindMountsOf(staging, { subtrees: true });
+    else if (previousDevice) sources = table.byDevice(previousDevice.major, previousDevice.minor);
+    const stagingRoot = staging?.root ?? "/";
+    const targets = new Map<string, ReboundTarget>();
+    for (const e of sources) {
+      if (e.mountPoint === stagingPath || isInside(e.mountPoint, stagingPath)) continue;
+      if (!isInside(e.root, stagingRoot)) continue;
+      targets.set(e.mountPoint, {
+        target: e.mountPoint,
+        readonly: isReadOnly(e),
+        subPath: path.relative(stagingRoot, e.root),
+      });
+    }
+    for (const t of req.publishTargets ?? []) {
+      const p = absolute(t);
+      if (!targets.has(p)) {
+        const e = table.byMountPoint(p);
+        targets.set(p, { target: p, readonly: e ? isReadOnly(e) : false, subPath: "" });
+      }
+    }
+    return {
+      fsType,
+      mountOptions: req.mountOptions ?? staging?.mountOptions ?? [],
+      previousDevice,
+      targets: [...targets.values()],
+    };
+  }
+
+  private async planBlock(table: MountTable, req: BlockRecoveryRequest): Promise<{ target: string; readonly: boolean }[]> {
+    const candidates = req.targets
+      ? req.targets.map(absolute)
+      : table.entries.map((e) => e.mountPoint).filter((p) => isInside(p, absolute(req.discoverUnder!)));
+    const out: { target: string; readonly: boolean }[] = [];
+    for (const p of new Set(candidates)) {
+      const e = table.byMountPoint(p);
+      // discovered targets must carry the old device; explicit ones are taken as given
+      if (!req.targets && !sameDev(await rdevOf(p), req.oldDevice)) continue;
+      out.push({ target: p, readonly: e ? isReadOnly(e) : false });
+    }
+    return out;
+  }
+
+  private async current(nqn: string): Promise<ResolvedDevice> {
+    const device = await this.resolver.resolve(nqn);
+    if (!device) throw new DeviceNotFoundError(nqn, "the NQN does not resolve to a device now");
+    return device;
+  }
+
+  private async withRetries(
+    what: string,
+    signal: AbortSignal | undefined,
+    attempt: () => Promise<Omit<RecoveryResult, "attempts" | "durationMs" | "attemptErrors">>,
+  ): Promise<RecoveryResult> {
+    const started = performance.now();
+    const attemptErrors: string[] = [];
+    for (let n = 1; ; n++) {
+      signal?.throwIfAborted();
+      try {
+        const r = await attempt();
+        return { ...r, attempts: n, durationMs: performance.now() - started, attemptErrors };
+      } catch (e) {
+        attemptErrors.push(e instanceof Error ? e.message : String(e));
+        // In use or a bad request: waiting does not change the answer; say so at once.
+        const final = e instanceof MountBusyError || e instanceof InvalidArgumentError || n >= this.maxAttempts;
+        if (final) throw new RecoveryFailedError(what, n, e);
+      }
+      await sleep(this.backoffMs(n), signal);
+    }
+  }
+}
+
+async function rdevOf(p: string): Promise<DeviceNumber | undefined> {
+  try {
+    const st = await stat(p, { bigint: true });
+    return st.isBlockDevice() ? splitDevT(st.rdev) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function absolute(p: string): string {
+  if (!path.isAbsolute(p)) throw new InvalidArgumentError(`path must be absolute, got ${JSON.stringify(p)}`);
+  return path.resolve(p);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
