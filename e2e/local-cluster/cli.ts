@@ -70,7 +70,7 @@ async function run(command: string[], logDir: string | undefined, failureReport:
     return 1;
   }
   let stopping = false;
-  const child = spawn(command[0]!, command.slice(1), {
+  const child = spawn(command[0], command.slice(1), {
     stdio: "inherit",
     shell: false,
     env: { ...process.env, [KUBECONFIG_ENV]: cluster.kubeconfigPath, [BINARIES_ENV]: JSON.stringify(cluster.binaries) },

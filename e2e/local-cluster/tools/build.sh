@@ -31,8 +31,18 @@ for extra in "$here"/*/targets; do
 done
 
 go_version=$(go env GOVERSION)
-module_hash() { # a module dir -> 12 hex chars over its pins, sources and the Go version
-  (cd "$here/$1" && { echo "$go_version"; find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' -o -name targets \) | LC_ALL=C sort | xargs sha256sum; }) \
+# Release builds of Kubernetes stamp their version at link time; without it kube-apiserver would
+# report v0.0.0-master, and clients that look at the server version would be misled.
+kube_version=$(cd "$here/kube" && go list -m -f '{{.Version}}' k8s.io/kubernetes)
+kube_ldflags=""
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=$(echo "$kube_version" | cut -d. -f1 | tr -d v)"
+  kube_ldflags+=" -X $pkg.gitMinor=$(echo "$kube_version" | cut -d. -f2) -X $pkg.gitTreeState=clean"
+done
+ldflags_for() { [ "$1" = kube ] && echo "$kube_ldflags"; return 0; }
+
+module_hash() { # a module dir -> 12 hex chars over its pins, sources, link flags and the Go version
+  (cd "$here/$1" && { echo "$go_version"; ldflags_for "$1"; find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' -o -name targets \) | LC_ALL=C sort | xargs sha256sum; }) \
     | sha256sum | cut -c1-12
 }
 
@@ -47,7 +57,7 @@ for t in "${targets[@]}"; do
     echo "building $name ($pkg) into $dir ..." >&2
     start=$(date +%s)
     # Build to a temp name and rename, so an interrupted build never leaves a half binary.
-    (cd "$here/$mod" && GOFLAGS="-trimpath -mod=readonly" CGO_ENABLED=0 go build -o "$out.tmp.$$" "$pkg") >&2
+    (cd "$here/$mod" && GOFLAGS="-trimpath -mod=readonly" CGO_ENABLED=0 go build -ldflags="$(ldflags_for "$mod")" -o "$out.tmp.$$" "$pkg") >&2
     mv -f "$out.tmp.$$" "$out"
     echo "built $name in $(( $(date +%s) - start ))s" >&2
   fi
