@@ -18,13 +18,26 @@ function retryAfterMs(headers: Record<string, string> | undefined): number | und
   return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
 
+/** The message of a Kubernetes Status body (client-node hands it over as text or as an object). */
+function statusMessage(body: unknown): string | undefined {
+  let value: unknown = body;
+  if (typeof body === "string") {
+    try {
+      value = JSON.parse(body);
+    } catch {
+      return body.length > 0 ? body.slice(0, 300) : undefined;
+    }
+  }
+  if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") return value.message;
+  return undefined;
+}
+
 /** Turn whatever client-node threw into an EventSinkError with the HTTP status, if any. */
 export function toSinkError(err: unknown, what: string): EventSinkError {
   if (err instanceof EventSinkError) return err;
   if (err instanceof ApiException) {
     const e = err as ApiException<unknown>;
-    const body = e.body as { message?: unknown } | string | undefined;
-    const detail = typeof body === "object" && body !== null && typeof body.message === "string" ? body.message : `HTTP ${e.code}`;
+    const detail = statusMessage(e.body) ?? `HTTP ${e.code}`;
     return new EventSinkError(`${what}: ${detail}`, { status: e.code, retryAfterMs: retryAfterMs(e.headers), cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
