@@ -1,8 +1,11 @@
 // One-shot setup for the sim overlay (run by Job rds-sim-setup in the sim-nvme image, from
 // /app/sim-setup so that /app/node_modules resolves). It makes the SSH key material the
-// simulated RDS and the driver share, and stores it only in Secrets, never in the repository:
-//   rds-nvme-csi-rds-ssh  ssh-privatekey (driver's login key), host-publickey (pinned host key)
-//   rds-sim-target-keys   host-key (target's host private key), authorized-keys (driver's pub key)
+// simulated RDS and the driver share and keeps it only in Secrets, never in the repository:
+//   rds-nvme-csi-rds-ssh  ssh-privatekey (the driver's login key), host-publickey (pinned host key)
+//   rds-sim-target-keys   the target's key directory as sim-nvme lays it out: its host key pair
+//                         ssh_host_ecdsa_key[.pub] and the client pair client_ecdsa_key[.pub]
+//                         whose public half it authorizes (it loads existing pairs, so mounting
+//                         this Secret as <state-dir>/keys makes it use exactly these keys).
 // Idempotent: when both Secrets exist it changes nothing, so a re-run never rotates keys under a
 // running controller.
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
@@ -60,8 +63,10 @@ if ((await exists(DRIVER_SECRET)) && (await exists(TARGET_SECRET))) {
   const client = keyPair("rds-nvme-csi-driver");
   const host = keyPair("rds-sim-target");
   await replace(TARGET_SECRET, {
-    "host-key": host.privateKey,
-    "authorized-keys": client.publicKey,
+    ssh_host_ecdsa_key: host.privateKey,
+    "ssh_host_ecdsa_key.pub": host.publicKey,
+    client_ecdsa_key: client.privateKey,
+    "client_ecdsa_key.pub": client.publicKey,
   });
   await replace(DRIVER_SECRET, {
     "ssh-privatekey": client.privateKey,
