@@ -47,7 +47,7 @@ export function writeNvmeWrapper(stateDir: string, socketPath: string): string {
 }
 
 export async function handleHostRequest(agent: HostAgent, req: Record<string, unknown>): Promise<unknown> {
-  const nqn = String(req.nqn ?? "");
+  const nqn = typeof req.nqn === "string" ? req.nqn : "";
   switch (req.op) {
     case "nvme":
       return runNvmeCli(agent, Array.isArray(req.argv) ? req.argv.map(String) : []);

@@ -223,7 +223,19 @@ function list(agent: HostAgent, args: string[]): CliResult {
   const fmt = p.opts.get("output-format");
   const bad = badFormat(fmt);
   if (bad) return bad;
-  const devices: { [k: string]: Json }[] = [];
+  interface Device {
+    [k: string]: Json;
+    NameSpace: number;
+    DevicePath: string;
+    Firmware: string;
+    ModelNumber: string;
+    SerialNumber: string;
+    UsedBytes: number;
+    MaximumLBA: number;
+    PhysicalSize: number;
+    SectorSize: number;
+  }
+  const devices: Device[] = [];
   for (const s of agent.subsystemsView()) {
     for (const c of s.controllers) {
       const ns = c.namespace;
@@ -249,8 +261,8 @@ function list(agent: HostAgent, args: string[]): CliResult {
     "Node                  SN                   Model                                    Namespace Usage                      Format           FW Rev  \n" +
     "--------------------- -------------------- ---------------------------------------- --------- -------------------------- ---------------- --------\n";
   for (const d of devices) {
-    const gb = (Number(d.PhysicalSize) / 1e9).toFixed(2);
-    out += `${String(d.DevicePath).padEnd(21)} ${String(d.SerialNumber).padEnd(20)} ${String(d.ModelNumber).padEnd(40)} ${String(d.NameSpace).padEnd(9)} ${`${gb}  GB /  ${gb}  GB`.padEnd(26)} ${"512   B +  0 B".padEnd(16)} ${String(d.Firmware).padEnd(8)}\n`;
+    const gb = (d.PhysicalSize / 1e9).toFixed(2);
+    out += `${d.DevicePath.padEnd(21)} ${d.SerialNumber.padEnd(20)} ${d.ModelNumber.padEnd(40)} ${String(d.NameSpace).padEnd(9)} ${`${gb}  GB /  ${gb}  GB`.padEnd(26)} ${"512   B +  0 B".padEnd(16)} ${d.Firmware.padEnd(8)}\n`;
   }
   return ok(out);
 }
