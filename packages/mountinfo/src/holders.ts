@@ -64,12 +64,14 @@ export async function processHolders(
     // by the caller, and counting it made other drivers refuse every unstage (pitfall #2).
     if (Number(pid) === process.pid) continue;
     const base = path.join(procRoot, pid);
-    let links: string[] = ["cwd", "root"];
+    // open files first, so the reported path is the most telling one
+    let links: string[] = [];
     try {
-      links = links.concat((await readdir(path.join(base, "fd"))).map((fd) => `fd/${fd}`));
+      links = (await readdir(path.join(base, "fd"))).map((fd) => `fd/${fd}`);
     } catch {
       // process gone, or fds not readable: still look at cwd/root
     }
+    links.push("cwd", "root");
     const hits = await Promise.all(links.map((l) => holds(path.join(base, l), dev, isBlock)));
     const firstHit = hits.findIndex(Boolean);
     if (firstHit === -1) continue;

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { type DeviceNumber, blockDeviceNumber, splitDevT } from "./devnum.js";
 import {
   CommandError,
+  CommandFailedError,
   FormatRefusedError,
   InvalidArgumentError,
   MountBusyError,
@@ -217,13 +218,23 @@ export class Mounter {
   }
 
   /**
-   * blkid low-level probe. undefined = blkid positively found nothing (exit 2). Any other
-   * failure (exit 1: device not ready/unreadable, 4 usage, 8 ambivalent, timeout) throws.
+   * blkid low-level probe. undefined = blkid positively found nothing: exit 2 with nothing on
+   * stderr, on a device that exists, is readable in size and is not empty. That extra care is
+   * needed because blkid (util-linux 2.38) also exits 2, silently, for a path that does not
+   * exist, and exits 2 with "error: ... Permission denied" for one it cannot open. Every other
+   * outcome (exit 1: device not ready, 4 usage, 8 ambivalent, a timeout) throws.
    */
   async probe(device: string): Promise<ProbeResult | undefined> {
     absolute(device, "device");
+    const size = await this.probeableSize(device);
+    if (size === 0) throw new DeviceNotFoundError(device, "size is 0 (not ready, or a detached device)");
     const r = await this.run([this.bin.blkid, "-p", "-o", "export", device], this.timeouts.blkid, [0, 2]);
-    if (r.exitCode === 2) return undefined;
+    if (r.exitCode === 2) {
+      if (r.stderr.trim() !== "") {
+        throw new CommandFailedError([this.bin.blkid, "-p", "-o", "export", device], 2, r.stdout, r.stderr);
+      }
+      return undefined;
+    }
     const raw: Record<string, string> = {};
     for (const line of r.stdout.split("\n")) {
       const eq = line.indexOf("=");
@@ -232,11 +243,25 @@ export class Mounter {
     return { type: raw.TYPE, uuid: raw.UUID, label: raw.LABEL, ptType: raw.PTTYPE, raw };
   }
 
+  /** Size of a block device (sysfs) or regular file (an image); throws if it is neither. */
+  private async probeableSize(device: string): Promise<number> {
+    let st;
+    try {
+      st = await stat(device);
+    } catch (e) {
+      throw new DeviceNotFoundError(device, errorText(e));
+    }
+    if (st.isBlockDevice()) return this.blockDeviceSize(device);
+    if (st.isFile()) return st.size;
+    throw new DeviceNotFoundError(device, "neither a block device nor a regular file");
+  }
+
   /**
-   * mkfs, but ONLY after `blkid -p` exits 2 (nothing on the device). A filesystem, a partition
-   * table, blkid exit 1 (often: device not ready yet right after connect), a timeout or any
-   * other doubt refuses with FormatRefusedError — formatting over live data is the one
-   * mistake this layer must never make (rds-routeros.md §10 pitfall 1).
+   * mkfs, but ONLY after probe() says positively that nothing is on the device (blkid -p exit
+   * 2, see above). A filesystem, a partition table, blkid exit 1 (often: device not ready yet
+   * right after connect), a missing or zero-sized device, a timeout or any other doubt refuses
+   * with FormatRefusedError — formatting over live data is the one mistake this layer must
+   * never make (rds-routeros.md §10 pitfall 1).
    */
   async format(device: string, fsType: string, options: FormatOptions = {}): Promise<void> {
     absolute(device, "device");
