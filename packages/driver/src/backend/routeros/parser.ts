@@ -1,0 +1,239 @@
+// Parsers for what RouterOS prints (rds-routeros.md §2.2-§2.3), written for the real hardware's
+// shapes rather than a simulator's tidy ones:
+//   - `print detail` entries start with a right-aligned index (` 0  `), optional flag letters and
+//     an optional `;;; comment` line; continuation lines are indented and wrapped at the
+//     terminal width, even in the middle of a value (`size=53 687 091 200`, a long file path);
+//   - a `where` print of one item may come without an index;
+//   - a `Flags:` legend (which may itself wrap) precedes the entries;
+//   - fields may be missing (real RouterOS prints no `status=` or `source-volume=`);
+//   - sizes come as digit-grouped bytes (`size=`) and as rounded binary units (`file-size=50.0GiB`).
+// Parsing is key-aware: a line is never dropped because some value contains "disabled" (W30).
+import { RouterOSParseError } from "../../errors.js";
+
+export interface RouterOSRecord {
+  /** Index printed in front of the entry, undefined for index-less single-item output. */
+  index: number | undefined;
+  /** Flag letters printed after the index (e.g. `X` = disabled). */
+  flags: string;
+  /** `;;; comment` text, if any. */
+  comment: string | undefined;
+  fields: Map<string, string>;
+}
+
+/** Keys whose wrapped fragments are words separated by spaces (dates, times, free text). */
+const SPACE_JOINED_KEYS = new Set(["last-modified", "creation-time", "comment", "model", "serial"]);
+
+const ENTRY_START = /^\s{0,4}(\d+)\s+(?:([A-Z*]{1,6})\s+)?(?=;;;|[a-z][a-z0-9-]*=)/;
+const HEADER = /^(Flags|Columns):/;
+
+/** Lines of the output without `\r`, without trailing blanks. */
+function lines(output: string): string[] {
+  return output.replace(/\r/g, "").split("\n");
+}
+
+/**
+ * Splits `print detail` output into entries (raw text per entry, continuation lines kept on
+ * their own lines so that wrapped quoted values can be glued back without a space).
+ */
+function splitEntries(output: string): { index: number | undefined; flags: string; body: string[] }[] {
+  const all = lines(output);
+  const entries: { index: number | undefined; flags: string; body: string[] }[] = [];
+  let current: { index: number | undefined; flags: string; body: string[] } | undefined;
+  let inHeader = false;
+  const hasIndexedEntries = all.some((l) => ENTRY_START.test(l));
+  for (const line of all) {
+    if (line.trim() === "") {
+      inHeader = false;
+      continue;
+    }
+    if (HEADER.test(line)) {
+      inHeader = true;
+      continue;
+    }
+    const m = ENTRY_START.exec(line);
+    if (inHeader && !m && /^\s/.test(line) && current === undefined) continue; // wrapped legend
+    inHeader = false;
+    if (m) {
+      current = { index: Number(m[1]), flags: m[2] ?? "", body: [line.slice(m[0].length)] };
+      entries.push(current);
+    } else if (current) {
+      current.body.push(line.trim());
+    } else if (!hasIndexedEntries) {
+      current = { index: undefined, flags: "", body: [line.trim()] };
+      entries.push(current);
+    } else {
+      throw new RouterOSParseError("text before the first entry", output);
+    }
+  }
+  return entries;
+}
+
+const KEY_AT = /^([a-z][a-z0-9-]*)=/;
+
+/** Parses the `key=value key="quoted value" …` body of one entry. */
+function parseFields(body: string[], output: string): { fields: Map<string, string>; comment: string | undefined } {
+  const fields = new Map<string, string>();
+  let comment: string | undefined;
+  // Glue the entry into one string, marking line breaks with \n so quoted values can drop them.
+  let rest = body.join("\n");
+  if (rest.startsWith(";;;")) {
+    const nl = rest.indexOf("\n");
+    comment = (nl < 0 ? rest.slice(3) : rest.slice(3, nl)).trim();
+    rest = nl < 0 ? "" : rest.slice(nl + 1);
+  }
+  let lastKey: string | undefined;
+  let lastQuoted = false;
+  let i = 0;
+  const n = rest.length;
+  while (i < n) {
+    const ch = rest[i];
+    if (ch === " " || ch === "\n" || ch === "\t") {
+      i++;
+      continue;
+    }
+    const m = KEY_AT.exec(rest.slice(i));
+    if (m) {
+      const key = m[1];
+      i += m[0].length;
+      let value = "";
+      if (rest[i] === '"') {
+        i++;
+        while (i < n && rest[i] !== '"') {
+          if (rest[i] === "\\" && i + 1 < n) {
+            value += rest[i + 1];
+            i += 2;
+          } else if (rest[i] === "\n") {
+            i++; // a wrap inside a quoted value: glue the parts
+          } else {
+            value += rest[i];
+            i++;
+          }
+        }
+        if (i >= n) throw new RouterOSParseError(`unterminated quoted value for ${key}`, output);
+        i++;
+        lastQuoted = true;
+      } else {
+        while (i < n && !/\s/.test(rest[i])) value += rest[i++];
+        lastQuoted = false;
+      }
+      fields.set(key, value);
+      lastKey = key;
+      continue;
+    }
+    // A fragment that is not `key=`: the continuation of the previous unquoted value
+    // (digit groups, a value wrapped mid-token). `...` is an elision some captures contain.
+    let frag = "";
+    while (i < n && !/\s/.test(rest[i])) frag += rest[i++];
+    if (frag === "..." || lastKey === undefined || lastQuoted) continue;
+    const sep = SPACE_JOINED_KEYS.has(lastKey) ? " " : "";
+    fields.set(lastKey, fields.get(lastKey)! + sep + frag);
+  }
+  return { fields, comment };
+}
+
+/** Parses `print detail` output (one or many entries). Empty output → []. */
+export function parseDetail(output: string): RouterOSRecord[] {
+  return splitEntries(output).map((e) => {
+    const { fields, comment } = parseFields(e.body, output);
+    return { index: e.index, flags: e.flags, comment, fields };
+  });
+}
+
+/** Parses `key: value` output such as `/system resource print`. */
+export function parseKeyValueLines(output: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of lines(output)) {
+    const m = /^\s*([a-z][a-z0-9-]*):\s?(.*)$/.exec(line);
+    if (m) out.set(m[1], m[2].trim());
+  }
+  return out;
+}
+
+const UNIT: Record<string, bigint> = {
+  "": 1n,
+  B: 1n,
+  K: 1024n,
+  KIB: 1024n,
+  M: 1024n ** 2n,
+  MIB: 1024n ** 2n,
+  G: 1024n ** 3n,
+  GIB: 1024n ** 3n,
+  T: 1024n ** 4n,
+  TIB: 1024n ** 4n,
+};
+
+/**
+ * Parses a RouterOS size: digit-grouped bytes (`53 687 091 200` or already glued
+ * `53687091200`) or a binary-unit value (`50.0GiB`, `512MiB`, `1.5G`). Decimal units are
+ * rounded to the nearest byte. Returns undefined for an empty or unparsable value.
+ */
+export function parseSize(value: string | undefined): bigint | undefined {
+  if (value === undefined) return undefined;
+  const v = value.replace(/[\s_]/g, "");
+  if (v === "") return undefined;
+  if (/^\d+$/.test(v)) return BigInt(v);
+  const m = /^(\d+)(?:\.(\d+))?([KMGT]i?B?|B)$/i.exec(v);
+  if (!m) return undefined;
+  const u = m[3].toUpperCase();
+  const unit = UNIT[u === "B" ? "B" : u[0] + (u.includes("I") ? "IB" : "")];
+  if (unit === undefined) return undefined;
+  const whole = BigInt(m[1]) * unit;
+  if (!m[2]) return whole;
+  const frac = m[2];
+  const scale = 10n ** BigInt(frac.length);
+  return whole + (BigInt(frac) * unit + scale / 2n) / scale;
+}
+
+/** RouterOS reports failures as text, often on stdout with exit status 0. */
+const ERROR_LINE =
+  /^\s*(failure:|bad command name|syntax error|expected (end of command|command name)|input does not match|invalid value|no such item|ambiguous value|missing value|value of .* out of range|.*\bnot enough space\b)/im;
+
+/** Returns the first error line RouterOS printed, or undefined if the output looks clean. */
+export function detectError(output: string): string | undefined {
+  const m = ERROR_LINE.exec(output);
+  if (!m) return undefined;
+  const start = output.lastIndexOf("\n", m.index) + 1;
+  const end = output.indexOf("\n", m.index + m[0].length);
+  return output.slice(start, end < 0 ? undefined : end).trim();
+}
+
+/** A disk as this driver needs it, extracted from a `/disk print detail` record. */
+export interface DiskRecord {
+  slot: string;
+  type: string | undefined;
+  filePath: string | undefined;
+  /** Exact size in bytes when `size=` is printed, otherwise from `file-size=` (rounded display). */
+  sizeBytes: bigint | undefined;
+  nvmeExport: boolean;
+  nvmePort: number | undefined;
+  nqn: string | undefined;
+  disabled: boolean;
+}
+
+export function toDiskRecord(r: RouterOSRecord): DiskRecord | undefined {
+  const slot = r.fields.get("slot");
+  if (slot === undefined || slot === "") return undefined;
+  let filePath = r.fields.get("file-path");
+  if (filePath !== undefined && filePath !== "" && !filePath.startsWith("/")) filePath = "/" + filePath;
+  const port = r.fields.get("nvme-tcp-server-port");
+  return {
+    slot,
+    type: r.fields.get("type"),
+    filePath: filePath === "" ? undefined : filePath,
+    sizeBytes: parseSize(r.fields.get("size")) ?? parseSize(r.fields.get("file-size")),
+    nvmeExport: r.fields.get("nvme-tcp-export") === "yes",
+    nvmePort: port !== undefined && /^\d+$/.test(port) ? Number(port) : undefined,
+    nqn: r.fields.get("nvme-tcp-server-nqn") || undefined,
+    disabled: r.flags.includes("X"),
+  };
+}
+
+/** Parses `/disk print detail` output into disks (records without a slot are skipped). */
+export function parseDisks(output: string): DiskRecord[] {
+  const out: DiskRecord[] = [];
+  for (const r of parseDetail(output)) {
+    const d = toDiskRecord(r);
+    if (d) out.push(d);
+  }
+  return out;
+}
