@@ -190,9 +190,10 @@ function describeHolder(h: MountHolder): string {
   return h.kind === "process" ? `pid ${h.pid ?? "?"} (${h.command ?? "?"}) at ${h.path}` : `mount ${h.path}`;
 }
 
+/** The output condensed to one line for a message (tools often put the reason last). */
 function firstLine(s: string): string {
-  const line = s.trim().split("\n", 1)[0] ?? "";
-  return line.length > 300 ? `${line.slice(0, 300)}...` : line;
+  const line = s.trim().split("\n").map((l) => l.trim()).filter(Boolean).join(" | ");
+  return line.length > 500 ? `...${line.slice(-500)}` : line;
 }
 
 export function errorText(e: unknown): string {
