@@ -16,7 +16,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { openAssociation, AssociationError, type Association } from "./association.js";
 import { Journal, cleanupFromJournal, journalPath } from "./journal.js";
-import { attachLoop, detachLoop, loopAttachedTo, mknodBlock, setLoopCapacity, setReadOnly, type LoopDevice } from "./loop.js";
+import { attachLoop, detachLoop, loopAttachedTo, mknodBlock, setLoopCapacity, type LoopDevice } from "./loop.js";
 import { CTL, SysfsTree, type NsAttrs } from "./sysfs.js";
 
 export interface HostAgentOptions {
@@ -496,7 +496,12 @@ export class HostAgent {
     c.ns = { head, disk, path: pathDisk, loop, devNode };
   }
 
-  /** Removes the namespace device; its loop is made read-only and detached (autoclear if in use). */
+  /**
+   * Removes the namespace device and detaches its loop device (autoclear: a mounted one goes when
+   * the last user unmounts). Not made read-only with BLKROSET: on Linux 6.x that flag stays on the
+   * loop device after autoclear and breaks whoever attaches it next, while writes through the
+   * existing mount are only warned about, not failed.
+   */
   private async unpublishNamespace(c: Controller, forceGhost: boolean): Promise<void> {
     const ns = c.ns;
     if (!ns) return;
@@ -505,7 +510,6 @@ export class HostAgent {
     if (ns.path) this.sysfs.removeDisk(ns.path);
     fs.rmSync(ns.devNode, { force: true });
     this.journal.removeDevNode(ns.devNode);
-    await setReadOnly(ns.loop.path).catch(() => undefined);
     await detachLoop(ns.loop.path).catch(() => undefined);
     const pinned = loopAttachedTo(ns.loop.path, ns.loop.file);
     if (pinned || forceGhost) {

@@ -29,6 +29,7 @@ export async function attachLoop(file: string): Promise<LoopDevice> {
       if (major === undefined || minor === undefined || Number.isNaN(major) || Number.isNaN(minor)) {
         throw new Error(`cannot read the device number of ${dev}`);
       }
+      await setReadWrite(dev);
       return { path: dev, major, minor, file };
     } catch (e) {
       lastErr = e;
@@ -52,9 +53,9 @@ export async function setLoopCapacity(dev: string): Promise<void> {
   await run(["losetup", "--set-capacity", dev], TIMEOUT_MS);
 }
 
-/** Marks the device read-only so writes through a stale mount fail like a dead path. */
-export async function setReadOnly(dev: string): Promise<void> {
-  await run(["blockdev", "--setro", dev], TIMEOUT_MS);
+/** Clears a read-only flag a previous user may have left on the loop device (BLKROSET persists). */
+export async function setReadWrite(dev: string): Promise<void> {
+  await run(["blockdev", "--setrw", dev], TIMEOUT_MS);
 }
 
 /** Detaches; a mounted loop device is only marked autoclear and goes when the last user goes. */
