@@ -31,7 +31,12 @@ beforeEach(async () => {
     let data = "";
     req.on("data", (c: Buffer) => (data += c.toString()));
     req.on("end", () => {
-      seen.push({ method: req.method ?? "", url: req.url ?? "", contentType: req.headers["content-type"], body: data ? JSON.parse(data) : undefined });
+      seen.push({
+        method: req.method ?? "",
+        url: req.url ?? "",
+        contentType: req.headers["content-type"],
+        body: data ? JSON.parse(data) : undefined,
+      });
       const reply = replies.shift() ?? { status: 200, body: {} };
       res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers });
       res.end(JSON.stringify(reply.body));
@@ -58,7 +63,13 @@ const event: EventBody = {
   apiVersion: "v1",
   kind: "Event",
   metadata: { name: "data.1", namespace: "ns" },
-  involvedObject: { kind: "PersistentVolumeClaim", apiVersion: "v1", namespace: "ns", name: "data", uid: "u1" },
+  involvedObject: {
+    kind: "PersistentVolumeClaim",
+    apiVersion: "v1",
+    namespace: "ns",
+    name: "data",
+    uid: "u1",
+  },
   type: "Warning",
   reason: "R",
   message: "m",
@@ -75,11 +86,20 @@ describe("ApiEventSink", () => {
     await new ApiEventSink(kc).create(event);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ method: "POST", url: "/api/v1/namespaces/ns/events" });
-    expect(seen[0]?.body).toMatchObject({ metadata: { name: "data.1", namespace: "ns" }, reason: "R", count: 1, firstTimestamp: "2026-01-01T12:00:00.000Z" });
+    expect(seen[0]?.body).toMatchObject({
+      metadata: { name: "data.1", namespace: "ns" },
+      reason: "R",
+      count: 1,
+      firstTimestamp: "2026-01-01T12:00:00.000Z",
+    });
   });
 
   it("PATCHes count, lastTimestamp and message as a strategic merge patch", async () => {
-    await new ApiEventSink(kc).patch("ns", "data.1", { count: 3, lastTimestamp: new Date("2026-01-01T12:05:00.000Z"), message: "m" });
+    await new ApiEventSink(kc).patch("ns", "data.1", {
+      count: 3,
+      lastTimestamp: new Date("2026-01-01T12:05:00.000Z"),
+      message: "m",
+    });
     expect(seen[0]).toEqual({
       method: "PATCH",
       url: "/api/v1/namespaces/ns/events/data.1",
@@ -90,18 +110,27 @@ describe("ApiEventSink", () => {
 
   it("maps HTTP errors to EventSinkError with status and Retry-After", async () => {
     const sink = new ApiEventSink(kc);
-    replies.push({ status: 429, body: { kind: "Status", message: "too many requests" }, headers: { "retry-after": "2" } });
+    replies.push({
+      status: 429,
+      body: { kind: "Status", message: "too many requests" },
+      headers: { "retry-after": "2" },
+    });
     const err = await sink.create(event).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EventSinkError);
     expect(err).toMatchObject({ status: 429, retryAfterMs: 2000, retryable: true });
     expect((err as Error).message).toContain("too many requests");
 
     replies.push({ status: 404, body: { kind: "Status", message: 'events "data.1" not found' } });
-    const notFound = await sink.patch("ns", "data.1", { count: 2, lastTimestamp: when, message: "m" }).catch((e: unknown) => e);
+    const notFound = await sink
+      .patch("ns", "data.1", { count: 2, lastTimestamp: when, message: "m" })
+      .catch((e: unknown) => e);
     expect(notFound).toMatchObject({ status: 404, notFound: true, retryable: false });
 
     replies.push({ status: 403, body: { kind: "Status", message: "forbidden" } });
-    expect(await sink.create(event).catch((e: unknown) => e)).toMatchObject({ status: 403, retryable: false });
+    expect(await sink.create(event).catch((e: unknown) => e)).toMatchObject({
+      status: 403,
+      retryable: false,
+    });
   });
 
   it("maps a refused connection to a retryable error without status", async () => {
@@ -118,11 +147,20 @@ describe("ApiEventSink", () => {
 
 describe("apiUidResolver", () => {
   it("GETs the PVC once and caches its uid", async () => {
-    replies.push({ status: 200, body: { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data", namespace: "ns", uid: "uid-9" } } });
+    replies.push({
+      status: 200,
+      body: {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: { name: "data", namespace: "ns", uid: "uid-9" },
+      },
+    });
     const resolver = apiUidResolver(kc, new ManualClock());
     expect(await resolver.lookupUid(pvcRef("ns", "data"))).toBe("uid-9");
     expect(await resolver.lookupUid(pvcRef("ns", "data"))).toBe("uid-9");
-    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(["GET /api/v1/namespaces/ns/persistentvolumeclaims/data"]);
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      "GET /api/v1/namespaces/ns/persistentvolumeclaims/data",
+    ]);
   });
 
   it("answers null for a PVC that does not exist, and remembers that for a while", async () => {
@@ -133,12 +171,17 @@ describe("apiUidResolver", () => {
     expect(await resolver.lookupUid(pvcRef("ns", "gone"))).toBeNull();
     expect(seen).toHaveLength(1);
     clock.advance(60_000);
-    replies.push({ status: 200, body: { metadata: { name: "gone", namespace: "ns", uid: "new" } } });
+    replies.push({
+      status: 200,
+      body: { metadata: { name: "gone", namespace: "ns", uid: "new" } },
+    });
     expect(await resolver.lookupUid(pvcRef("ns", "gone"))).toBe("new");
   });
 
   it("throws other errors for the queue to retry or give up on", async () => {
     replies.push({ status: 503, body: { kind: "Status", message: "unavailable" } });
-    await expect(apiUidResolver(kc, new ManualClock()).lookupUid(pvcRef("ns", "x"))).rejects.toMatchObject({ status: 503 });
+    await expect(
+      apiUidResolver(kc, new ManualClock()).lookupUid(pvcRef("ns", "x")),
+    ).rejects.toMatchObject({ status: 503 });
   });
 });

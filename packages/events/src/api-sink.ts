@@ -1,6 +1,13 @@
 // The Kubernetes side: an EventSink writing core/v1 Events and a uid lookup for PVCs and Pods,
 // both through @kubernetes/client-node 1.4 (object-parameter API).
-import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from "@kubernetes/client-node";
+import {
+  ApiException,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+  type KubeConfig,
+} from "@kubernetes/client-node";
 import type { EventBody, EventPatch } from "./event-body.js";
 import { EventSinkError, type EventSink } from "./sink.js";
 import { CachedUidResolver } from "./uid-resolver.js";
@@ -28,7 +35,13 @@ function statusMessage(body: unknown): string | undefined {
       return body.length > 0 ? body.slice(0, 300) : undefined;
     }
   }
-  if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") return value.message;
+  if (
+    typeof value === "object" &&
+    value !== null &&
+    "message" in value &&
+    typeof value.message === "string"
+  )
+    return value.message;
   return undefined;
 }
 
@@ -38,7 +51,11 @@ export function toSinkError(err: unknown, what: string): EventSinkError {
   if (err instanceof ApiException) {
     const e = err as ApiException<unknown>;
     const detail = statusMessage(e.body) ?? `HTTP ${e.code}`;
-    return new EventSinkError(`${what}: ${detail}`, { status: e.code, retryAfterMs: retryAfterMs(e.headers), cause: err });
+    return new EventSinkError(`${what}: ${detail}`, {
+      status: e.code,
+      retryAfterMs: retryAfterMs(e.headers),
+      cause: err,
+    });
   }
   const message = err instanceof Error ? err.message : String(err);
   return EventSinkError.connection(`${what}: ${message}`, err);
@@ -48,7 +65,10 @@ export function toSinkError(err: unknown, what: string): EventSinkError {
 async function withTimeout<T>(what: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(EventSinkError.connection(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(EventSinkError.connection(`${what}: no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([call(), timeout]);
@@ -72,13 +92,19 @@ export class ApiEventSink implements EventSink {
   async create(event: EventBody): Promise<void> {
     const body: CoreV1Event = event;
     const namespace = event.metadata.namespace;
-    await withTimeout(`create event ${namespace}/${event.metadata.name}`, this.requestTimeoutMs, () =>
-      this.core.createNamespacedEvent({ namespace, body }),
+    await withTimeout(
+      `create event ${namespace}/${event.metadata.name}`,
+      this.requestTimeoutMs,
+      () => this.core.createNamespacedEvent({ namespace, body }),
     );
   }
 
   async patch(namespace: string, name: string, patch: EventPatch): Promise<void> {
-    const body = { count: patch.count, lastTimestamp: rfc3339(patch.lastTimestamp), message: patch.message };
+    const body = {
+      count: patch.count,
+      lastTimestamp: rfc3339(patch.lastTimestamp),
+      message: patch.message,
+    };
     // client-node would otherwise pick application/json-patch+json for a PATCH.
     const options = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
     await withTimeout(`patch event ${namespace}/${name}`, this.requestTimeoutMs, () =>
@@ -88,7 +114,11 @@ export class ApiEventSink implements EventSink {
 }
 
 /** Looks up PVC and Pod uids with a GET, cached (see CachedUidResolver). */
-export function apiUidResolver(kubeConfig: KubeConfig, clock: Clock, requestTimeoutMs = 10_000): CachedUidResolver {
+export function apiUidResolver(
+  kubeConfig: KubeConfig,
+  clock: Clock,
+  requestTimeoutMs = 10_000,
+): CachedUidResolver {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const lookup = async (ref: ObjectRef): Promise<string | null> => {
     const namespace = ref.namespace ?? "default";

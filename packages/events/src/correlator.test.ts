@@ -9,7 +9,13 @@ function setup(options = {}) {
   const clock = new ManualClock();
   const namer = new EventNamer(clock);
   const correlator = new EventCorrelator(clock, namer, options);
-  const fresh = (ref: ObjectRef, reason: string, message: string, type: EventType = "Warning", host = "node-a"): EventBody => {
+  const fresh = (
+    ref: ObjectRef,
+    reason: string,
+    message: string,
+    type: EventType = "Warning",
+    host = "node-a",
+  ): EventBody => {
     const now = new Date(clock.now());
     return {
       apiVersion: "v1",
@@ -120,10 +126,12 @@ describe("EventCorrelator aggregation", () => {
   it("starts counting again after a quiet gap longer than the window", () => {
     const { clock, correlator, fresh } = setup({ spamBurst: 1000 });
     const pvc = pvcRef("ns", "data");
-    for (let i = 1; i <= 9; i++) expect(correlator.correlate(fresh(pvc, "R", `a${i}`)).aggregated).toBe(false);
+    for (let i = 1; i <= 9; i++)
+      expect(correlator.correlate(fresh(pvc, "R", `a${i}`)).aggregated).toBe(false);
     clock.advance(11 * MINUTE);
     // The group was reset: nine more distinct messages pass before combining starts.
-    for (let i = 1; i <= 9; i++) expect(correlator.correlate(fresh(pvc, "R", `b${i}`)).aggregated).toBe(false);
+    for (let i = 1; i <= 9; i++)
+      expect(correlator.correlate(fresh(pvc, "R", `b${i}`)).aggregated).toBe(false);
     expect(correlator.correlate(fresh(pvc, "R", "b10")).aggregated).toBe(true);
   });
 
@@ -141,7 +149,10 @@ describe("EventCorrelator spam filter", () => {
   it("lets a burst of 25 events per object through, then one per 5 minutes", () => {
     const { clock, correlator, fresh } = setup();
     const node = nodeRef("node-a");
-    const actions = Array.from({ length: 30 }, (_, i) => correlator.correlate(fresh(node, "R", `m${i % 3}`)).action);
+    const actions = Array.from(
+      { length: 30 },
+      (_, i) => correlator.correlate(fresh(node, "R", `m${i % 3}`)).action,
+    );
     expect(actions.filter((a) => a !== "drop")).toHaveLength(25);
     expect(actions.slice(25)).toEqual(["drop", "drop", "drop", "drop", "drop"]);
 
@@ -153,16 +164,22 @@ describe("EventCorrelator spam filter", () => {
 
     // Tokens refill up to the burst, not beyond it.
     clock.advance(24 * 60 * MINUTE);
-    const after = Array.from({ length: 30 }, () => correlator.correlate(fresh(node, "R", "m1")).action);
+    const after = Array.from(
+      { length: 30 },
+      () => correlator.correlate(fresh(node, "R", "m1")).action,
+    );
     expect(after.filter((a) => a !== "drop")).toHaveLength(25);
   });
 
   it("keeps a separate bucket per object and per source", () => {
     const { correlator, fresh } = setup();
-    for (let i = 0; i < 25; i++) expect(correlator.correlate(fresh(pvcRef("ns", "a"), "R", "m")).action).not.toBe("drop");
+    for (let i = 0; i < 25; i++)
+      expect(correlator.correlate(fresh(pvcRef("ns", "a"), "R", "m")).action).not.toBe("drop");
     expect(correlator.correlate(fresh(pvcRef("ns", "a"), "R", "m")).action).toBe("drop");
     expect(correlator.correlate(fresh(pvcRef("ns", "b"), "R", "m")).action).toBe("create");
-    expect(correlator.correlate(fresh(pvcRef("ns", "a"), "R", "m", "Warning", "node-b")).action).toBe("create");
+    expect(
+      correlator.correlate(fresh(pvcRef("ns", "a"), "R", "m", "Warning", "node-b")).action,
+    ).toBe("create");
   });
 
   it("still counts dropped repeats, so the next patch carries the true number of occurrences", () => {

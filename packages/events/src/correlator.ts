@@ -56,7 +56,16 @@ const SEP = "\u0000";
 
 function objectKey(e: EventBody): string {
   const o = e.involvedObject;
-  return [e.source.component, e.source.host, o.kind, o.namespace ?? "", o.name, o.uid ?? "", o.apiVersion, o.fieldPath ?? ""].join(SEP);
+  return [
+    e.source.component,
+    e.source.host,
+    o.kind,
+    o.namespace ?? "",
+    o.name,
+    o.uid ?? "",
+    o.apiVersion,
+    o.fieldPath ?? "",
+  ].join(SEP);
 }
 
 function similarKey(e: EventBody): string {
@@ -132,7 +141,11 @@ export class EventCorrelator {
       event.firstTimestamp = new Date(last.firstTimestamp.getTime());
       event.count = last.count + 1;
     }
-    this.observations.set(key, { name: event.metadata.name, count: event.count, firstTimestamp: event.firstTimestamp });
+    this.observations.set(key, {
+      name: event.metadata.name,
+      count: event.count,
+      firstTimestamp: event.firstTimestamp,
+    });
     return event;
   }
 

@@ -5,7 +5,9 @@ import { ManualClock } from "./test-support/fakes.js";
 describe("EventNamer", () => {
   it("makes <object name>.<hex nanoseconds> names, like client-go", () => {
     const clock = new ManualClock(1_700_000_000_123);
-    expect(new EventNamer(clock).next("pvc-1")).toBe("pvc-1." + (1_700_000_000_123n * 1_000_000n).toString(16));
+    expect(new EventNamer(clock).next("pvc-1")).toBe(
+      "pvc-1." + (1_700_000_000_123n * 1_000_000n).toString(16),
+    );
   });
 
   it("never repeats a name, even within one millisecond or when the clock steps back", () => {

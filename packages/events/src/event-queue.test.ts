@@ -10,7 +10,11 @@ import { ManualClock, recordingSleep } from "./test-support/fakes.js";
 const clock = new ManualClock();
 const namer = new EventNamer(clock);
 
-function write(op: "create" | "patch", ref: ObjectRef, opts: { name?: string; count?: number; message?: string } = {}): QueuedWrite {
+function write(
+  op: "create" | "patch",
+  ref: ObjectRef,
+  opts: { name?: string; count?: number; message?: string } = {},
+): QueuedWrite {
   const now = new Date(clock.now());
   const event: EventBody = {
     apiVersion: "v1",
@@ -34,7 +38,14 @@ function setup(extra: { maxQueue?: number; uidResolver?: StaticUidResolver } = {
   const sink = new MemorySink();
   const counters = zeroCounters();
   const { sleep, delays } = recordingSleep();
-  const queue = new EventQueue({ sink, counters, logger: silentLogger, sleep, retry: { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1000 }, ...extra });
+  const queue = new EventQueue({
+    sink,
+    counters,
+    logger: silentLogger,
+    sleep,
+    retry: { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1000 },
+    ...extra,
+  });
   return { sink, counters, delays, queue };
 }
 
@@ -91,7 +102,13 @@ describe("EventQueue retries", () => {
   it("caps the backoff at maxDelayMs", async () => {
     const sink = new MemorySink();
     const { sleep, delays } = recordingSleep();
-    const queue = new EventQueue({ sink, counters: zeroCounters(), logger: silentLogger, sleep, retry: { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 1000 } });
+    const queue = new EventQueue({
+      sink,
+      counters: zeroCounters(),
+      logger: silentLogger,
+      sleep,
+      retry: { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 1000 },
+    });
     sink.failNext("create", ...Array.from({ length: 7 }, () => EventSinkError.http(502)));
     queue.enqueue(write("create", node));
     await queue.flush();
@@ -105,7 +122,11 @@ describe("EventQueue retries", () => {
     await queue.flush();
     expect(sink.writes.map((w) => w.op)).toEqual(["create"]);
     const [event] = sink.events();
-    expect(event).toMatchObject({ metadata: { name: "node-a.gone", namespace: "default" }, count: 7, message: "latest" });
+    expect(event).toMatchObject({
+      metadata: { name: "node-a.gone", namespace: "default" },
+      count: 7,
+      message: "latest",
+    });
     expect(counters).toMatchObject({ posted: 1, patched: 0, failed: 0 });
   });
 
@@ -146,7 +167,8 @@ describe("EventQueue bounding and folding", () => {
   it("folds updates of an Event that is still waiting into the waiting write", async () => {
     const { sink, counters, queue } = setup();
     queue.enqueue(write("create", node, { name: "node-a.x" }));
-    for (let count = 2; count <= 20; count++) queue.enqueue(write("patch", node, { name: "node-a.x", count, message: `m${count}` }));
+    for (let count = 2; count <= 20; count++)
+      queue.enqueue(write("patch", node, { name: "node-a.x", count, message: `m${count}` }));
     expect(queue.length).toBe(1);
     await queue.flush();
     expect(sink.calls).toBe(1);
@@ -174,7 +196,8 @@ describe("EventQueue bounding and folding", () => {
       counters,
       logger: silentLogger,
       retry: { maxAttempts: 100, baseDelayMs: 60_000 },
-      sleep: (_ms, signal) => new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true })),
+      sleep: (_ms, signal) =>
+        new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true })),
     });
     sink.failNext("create", EventSinkError.http(503));
     queue.enqueue(write("create", pvcRef("ns", "a")));
@@ -194,7 +217,13 @@ describe("EventQueue uid lookup", () => {
     const { sink, queue } = setup({ uidResolver: resolver });
     queue.enqueue(write("create", pvc));
     await queue.flush();
-    expect(sink.events()[0]?.involvedObject).toEqual({ kind: "PersistentVolumeClaim", apiVersion: "v1", namespace: "ns", name: "data", uid: "uid-123" });
+    expect(sink.events()[0]?.involvedObject).toEqual({
+      kind: "PersistentVolumeClaim",
+      apiVersion: "v1",
+      namespace: "ns",
+      name: "data",
+      uid: "uid-123",
+    });
   });
 
   it("drops the event and counts it when the PVC does not exist", async () => {
@@ -206,9 +235,17 @@ describe("EventQueue uid lookup", () => {
   });
 
   it("posts without a uid when the lookup is refused (403)", async () => {
-    const resolver = { lookupUid: async () => Promise.reject(EventSinkError.http(403, "forbidden")) };
+    const resolver = {
+      lookupUid: async () => Promise.reject(EventSinkError.http(403, "forbidden")),
+    };
     const sink = new MemorySink();
-    const queue = new EventQueue({ sink, counters: zeroCounters(), logger: silentLogger, uidResolver: resolver, sleep: recordingSleep().sleep });
+    const queue = new EventQueue({
+      sink,
+      counters: zeroCounters(),
+      logger: silentLogger,
+      uidResolver: resolver,
+      sleep: recordingSleep().sleep,
+    });
     queue.enqueue(write("create", pvcRef("ns", "data")));
     await queue.flush();
     expect(sink.events()[0]?.involvedObject.uid).toBeUndefined();

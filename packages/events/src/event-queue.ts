@@ -14,7 +14,11 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 500, maxDelayMs: 30_000 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 6,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+};
 
 /** Waits `ms`; resolves early (without throwing) when the signal aborts. */
 export type SleepFn = (ms: number, signal: AbortSignal) => Promise<void>;
@@ -64,7 +68,8 @@ export class EventQueue {
 
   constructor(private readonly opts: EventQueueOptions) {
     this.maxQueue = opts.maxQueue ?? 1000;
-    if (!(this.maxQueue >= 1)) throw new RangeError(`maxQueue must be at least 1, got ${this.maxQueue}`);
+    if (!(this.maxQueue >= 1))
+      throw new RangeError(`maxQueue must be at least 1, got ${this.maxQueue}`);
     this.retry = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     this.sleep = opts.sleep ?? realSleep;
   }
@@ -153,11 +158,18 @@ export class EventQueue {
   private async write(write: QueuedWrite): Promise<void> {
     const { event } = write;
     const { counters, logger, sink } = this.opts;
-    const ctx = { event: event.metadata.name, namespace: event.metadata.namespace, reason: event.reason, object: describeRef(write.ref) };
+    const ctx = {
+      event: event.metadata.name,
+      namespace: event.metadata.namespace,
+      reason: event.reason,
+      object: describeRef(write.ref),
+    };
     try {
       if (write.op === "patch") {
         try {
-          await this.withRetry(() => sink.patch(event.metadata.namespace, event.metadata.name, patchOf(event)));
+          await this.withRetry(() =>
+            sink.patch(event.metadata.namespace, event.metadata.name, patchOf(event)),
+          );
           counters.patched++;
           return;
         } catch (err) {
@@ -173,7 +185,10 @@ export class EventQueue {
     } catch (err) {
       counters.failed++;
       const status = err instanceof EventSinkError ? err.status : undefined;
-      logger.warn({ ...ctx, status, err: err instanceof Error ? err.message : String(err) }, "event not written");
+      logger.warn(
+        { ...ctx, status, err: err instanceof Error ? err.message : String(err) },
+        "event not written",
+      );
     }
   }
 
@@ -196,7 +211,10 @@ export class EventQueue {
     }
     if (uid === null) {
       this.opts.counters.droppedMissingObject++;
-      this.opts.logger.warn({ object: describeRef(ref), reason: event.reason, message: event.message }, "involved object not found; event dropped");
+      this.opts.logger.warn(
+        { object: describeRef(ref), reason: event.reason, message: event.message },
+        "involved object not found; event dropped",
+      );
       return false;
     }
     event.involvedObject.uid = uid;
@@ -208,9 +226,14 @@ export class EventQueue {
       try {
         return await call();
       } catch (err) {
-        const sinkErr = err instanceof EventSinkError ? err : EventSinkError.connection(String(err), err);
-        if (!sinkErr.retryable || attempt >= this.retry.maxAttempts || this.abort.signal.aborted) throw sinkErr;
-        const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+        const sinkErr =
+          err instanceof EventSinkError ? err : EventSinkError.connection(String(err), err);
+        if (!sinkErr.retryable || attempt >= this.retry.maxAttempts || this.abort.signal.aborted)
+          throw sinkErr;
+        const backoff = Math.min(
+          this.retry.maxDelayMs,
+          this.retry.baseDelayMs * 2 ** (attempt - 1),
+        );
         const delay = Math.min(this.retry.maxDelayMs, Math.max(backoff, sinkErr.retryAfterMs ?? 0));
         this.opts.counters.retries++;
         await this.sleep(delay, this.abort.signal);

@@ -18,5 +18,12 @@ export type { EventBody, EventPatch, InvolvedObject } from "./event-body.js";
 export { resolveKubeConfig, KubeConfigError } from "./kubeconfig.js";
 export type { KubeConfigSpec, ResolveKubeConfigOptions, ResolvedKubeConfig } from "./kubeconfig.js";
 export { TokenBucket } from "./token-bucket.js";
-export { systemClock, stderrLogger, silentLogger, zeroCounters } from "./types.js";
-export type { Clock, EventCounters, EventLogger, EventSpec, EventType, ObjectRef } from "./types.js";
+export { systemClock, stderrLogger, silentLogger, safeLogger, zeroCounters } from "./types.js";
+export type {
+  Clock,
+  EventCounters,
+  EventLogger,
+  EventSpec,
+  EventType,
+  ObjectRef,
+} from "./types.js";

@@ -48,9 +48,14 @@ describe("resolveKubeConfig", () => {
   it('"auto" prefers the in-cluster service account', () => {
     writeServiceAccount(dir);
     const file = writeKubeconfig(path.join(dir, "kc"), "https://127.0.0.1:1");
-    const resolved = resolveKubeConfig("auto", { env: { KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBECONFIG: file }, rootPrefix: dir });
+    const resolved = resolveKubeConfig("auto", {
+      env: { KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBECONFIG: file },
+      rootPrefix: dir,
+    });
     expect(resolved?.source).toBe("in-cluster");
-    expect(resolved?.kubeConfig.getCurrentUser()?.authProvider).toMatchObject({ config: { tokenFile: dir + "/var/run/secrets/kubernetes.io/serviceaccount/token" } });
+    expect(resolved?.kubeConfig.getCurrentUser()?.authProvider).toMatchObject({
+      config: { tokenFile: dir + "/var/run/secrets/kubernetes.io/serviceaccount/token" },
+    });
   });
 
   it('"auto" ignores the service account directory without KUBERNETES_SERVICE_HOST', () => {
@@ -60,7 +65,10 @@ describe("resolveKubeConfig", () => {
 
   it('"auto" falls back to the first existing file of KUBECONFIG', () => {
     const file = writeKubeconfig(path.join(dir, "kc"), "https://127.0.0.1:6443");
-    const resolved = resolveKubeConfig("auto", { env: { KUBECONFIG: [path.join(dir, "missing"), file].join(path.delimiter) }, rootPrefix: dir });
+    const resolved = resolveKubeConfig("auto", {
+      env: { KUBECONFIG: [path.join(dir, "missing"), file].join(path.delimiter) },
+      rootPrefix: dir,
+    });
     expect(resolved?.source).toBe(`KUBECONFIG=${file}`);
     expect(resolved?.kubeConfig.getCurrentCluster()?.server).toBe("https://127.0.0.1:6443");
   });

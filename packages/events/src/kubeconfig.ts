@@ -29,7 +29,10 @@ export class KubeConfigError extends Error {
   override readonly name = "KubeConfigError";
 }
 
-export function resolveKubeConfig(spec: KubeConfigSpec, opts: ResolveKubeConfigOptions = {}): ResolvedKubeConfig | undefined {
+export function resolveKubeConfig(
+  spec: KubeConfigSpec,
+  opts: ResolveKubeConfigOptions = {},
+): ResolvedKubeConfig | undefined {
   if (spec instanceof KubeConfig) return { kubeConfig: spec, source: "given" };
   if (spec === "none") return undefined;
   if (spec !== "auto") return { kubeConfig: loadFile(spec), source: `file ${spec}` };
@@ -53,8 +56,12 @@ function loadFile(file: string): KubeConfig {
   try {
     kc.loadFromFile(file);
   } catch (err) {
-    throw new KubeConfigError(`cannot load kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new KubeConfigError(
+      `cannot load kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
-  if (!kc.getCurrentCluster()) throw new KubeConfigError(`kubeconfig ${file} has no current cluster`);
+  if (!kc.getCurrentCluster())
+    throw new KubeConfigError(`kubeconfig ${file} has no current cluster`);
   return kc;
 }

@@ -43,7 +43,8 @@ function spec(name: ReasonName, message: string): EventSpec {
 }
 
 /** Why the health monitor calls a mount stale (mountinfo's StaleChecker verdicts). */
-export type StaleCause = "mount_not_found" | "device_disappeared" | "device_mismatch" | "controllers_down" | (string & {});
+export type StaleCause =
+  "mount_not_found" | "device_disappeared" | "device_mismatch" | "controllers_down" | (string & {});
 
 const staleCauseText: Record<string, string> = {
   mount_not_found: "the staging mount is gone",
@@ -52,8 +53,18 @@ const staleCauseText: Record<string, string> = {
   controllers_down: "no NVMe controller is live",
 };
 
-export function staleMountDetected(a: { volumeId: string; node: string; cause: StaleCause; mountedDevice?: DeviceId; currentDevice?: DeviceId; controllerStates?: string[] }): EventSpec {
-  const controllers = a.controllerStates && a.controllerStates.length > 0 ? `; controllers: ${a.controllerStates.join(", ")}` : "";
+export function staleMountDetected(a: {
+  volumeId: string;
+  node: string;
+  cause: StaleCause;
+  mountedDevice?: DeviceId;
+  currentDevice?: DeviceId;
+  controllerStates?: string[];
+}): EventSpec {
+  const controllers =
+    a.controllerStates && a.controllerStates.length > 0
+      ? `; controllers: ${a.controllerStates.join(", ")}`
+      : "";
   return spec(
     "StaleMountDetected",
     `Stale mount of volume ${a.volumeId} on node ${a.node}: ${staleCauseText[a.cause] ?? a.cause} (${a.cause}); ` +
@@ -61,7 +72,15 @@ export function staleMountDetected(a: { volumeId: string; node: string; cause: S
   );
 }
 
-export function staleMountRecovered(a: { volumeId: string; node: string; oldDevice?: DeviceId; newDevice: DeviceId; attempts: number; targets?: number; durationMs?: number }): EventSpec {
+export function staleMountRecovered(a: {
+  volumeId: string;
+  node: string;
+  oldDevice?: DeviceId;
+  newDevice: DeviceId;
+  attempts: number;
+  targets?: number;
+  durationMs?: number;
+}): EventSpec {
   const targets = a.targets === undefined ? "" : `, ${a.targets} publish target(s) re-bound`;
   const took = a.durationMs === undefined ? "" : ` in ${Math.round(a.durationMs)} ms`;
   return spec(
@@ -71,7 +90,14 @@ export function staleMountRecovered(a: { volumeId: string; node: string; oldDevi
   );
 }
 
-export function recoveryFailed(a: { volumeId: string; node: string; attempts: number; error: unknown; oldDevice?: DeviceId; newDevice?: DeviceId }): EventSpec {
+export function recoveryFailed(a: {
+  volumeId: string;
+  node: string;
+  attempts: number;
+  error: unknown;
+  oldDevice?: DeviceId;
+  newDevice?: DeviceId;
+}): EventSpec {
   return spec(
     "RecoveryFailed",
     `Could not recover stale mount of volume ${a.volumeId} on node ${a.node} after ${a.attempts} attempt(s) ` +
@@ -79,50 +105,114 @@ export function recoveryFailed(a: { volumeId: string; node: string; attempts: nu
   );
 }
 
-export function mountFailure(a: { volumeId: string; node: string; target: string; device?: DeviceId; error: unknown }): EventSpec {
+export function mountFailure(a: {
+  volumeId: string;
+  node: string;
+  target: string;
+  device?: DeviceId;
+  error: unknown;
+}): EventSpec {
   const dev = a.device ? ` from ${formatDevice(a.device)}` : "";
-  return spec("MountFailure", `Mounting volume ${a.volumeId} at ${a.target}${dev} on node ${a.node} failed: ${errorText(a.error)}`);
+  return spec(
+    "MountFailure",
+    `Mounting volume ${a.volumeId} at ${a.target}${dev} on node ${a.node} failed: ${errorText(a.error)}`,
+  );
 }
 
-export function unmountFailure(a: { volumeId: string; node: string; target: string; error: unknown }): EventSpec {
-  return spec("UnmountFailure", `Unmounting volume ${a.volumeId} from ${a.target} on node ${a.node} failed: ${errorText(a.error)}`);
+export function unmountFailure(a: {
+  volumeId: string;
+  node: string;
+  target: string;
+  error: unknown;
+}): EventSpec {
+  return spec(
+    "UnmountFailure",
+    `Unmounting volume ${a.volumeId} from ${a.target} on node ${a.node} failed: ${errorText(a.error)}`,
+  );
 }
 
-export function formatRefused(a: { volumeId: string; node: string; device: DeviceId; found: string }): EventSpec {
+export function formatRefused(a: {
+  volumeId: string;
+  node: string;
+  device: DeviceId;
+  found: string;
+}): EventSpec {
   return spec(
     "FormatRefused",
     `Refusing to format volume ${a.volumeId} on node ${a.node}: device ${formatDevice(a.device)} is not empty (${a.found})`,
   );
 }
 
-export function connectionFailure(a: { volumeId: string; node: string; nqn: string; address: string; attempts: number; error: unknown }): EventSpec {
+export function connectionFailure(a: {
+  volumeId: string;
+  node: string;
+  nqn: string;
+  address: string;
+  attempts: number;
+  error: unknown;
+}): EventSpec {
   return spec(
     "ConnectionFailure",
     `NVMe/TCP connection for volume ${a.volumeId} (${a.nqn} at ${a.address}) from node ${a.node} failed after ${a.attempts} attempt(s): ${errorText(a.error)}`,
   );
 }
 
-export function connectionRecovered(a: { volumeId: string; node: string; nqn: string; address: string; device?: DeviceId; attempts?: number }): EventSpec {
+export function connectionRecovered(a: {
+  volumeId: string;
+  node: string;
+  nqn: string;
+  address: string;
+  device?: DeviceId;
+  attempts?: number;
+}): EventSpec {
   const dev = a.device ? `, device ${formatDevice(a.device)}` : "";
   const attempts = a.attempts === undefined ? "" : ` after ${a.attempts} attempt(s)`;
-  return spec("ConnectionRecovered", `NVMe/TCP connection for volume ${a.volumeId} (${a.nqn} at ${a.address}) from node ${a.node} is live again${dev}${attempts}`);
+  return spec(
+    "ConnectionRecovered",
+    `NVMe/TCP connection for volume ${a.volumeId} (${a.nqn} at ${a.address}) from node ${a.node} is live again${dev}${attempts}`,
+  );
 }
 
-export function volumeConditionAbnormal(a: { volumeId: string; node: string; message: string }): EventSpec {
-  return spec("VolumeConditionAbnormal", `Volume ${a.volumeId} on node ${a.node} is abnormal: ${a.message}`);
+export function volumeConditionAbnormal(a: {
+  volumeId: string;
+  node: string;
+  message: string;
+}): EventSpec {
+  return spec(
+    "VolumeConditionAbnormal",
+    `Volume ${a.volumeId} on node ${a.node} is abnormal: ${a.message}`,
+  );
 }
 
 export function volumeConditionNormal(a: { volumeId: string; node: string }): EventSpec {
   return spec("VolumeConditionNormal", `Volume ${a.volumeId} on node ${a.node} is healthy again`);
 }
 
-export function expansionFailed(a: { volumeId: string; node: string; device?: DeviceId; requestedBytes?: bigint | number; error: unknown }): EventSpec {
+export function expansionFailed(a: {
+  volumeId: string;
+  node: string;
+  device?: DeviceId;
+  requestedBytes?: bigint | number;
+  error: unknown;
+}): EventSpec {
   const dev = a.device ? ` on ${formatDevice(a.device)}` : "";
   const size = a.requestedBytes === undefined ? "" : ` to ${a.requestedBytes} bytes`;
-  return spec("ExpansionFailed", `Expanding the filesystem of volume ${a.volumeId}${dev}${size} on node ${a.node} failed: ${errorText(a.error)}`);
+  return spec(
+    "ExpansionFailed",
+    `Expanding the filesystem of volume ${a.volumeId}${dev}${size} on node ${a.node} failed: ${errorText(a.error)}`,
+  );
 }
 
-export function volumeResized(a: { volumeId: string; node: string; device?: DeviceId; oldBytes: bigint | number; newBytes: bigint | number }): EventSpec {
+export function volumeResized(a: {
+  volumeId: string;
+  node: string;
+  device?: DeviceId;
+  oldBytes: bigint | number;
+  newBytes: bigint | number;
+}): EventSpec {
   const dev = a.device ? ` on ${formatDevice(a.device)}` : "";
-  return spec("VolumeResized", `Filesystem of volume ${a.volumeId}${dev} on node ${a.node} resized from ${a.oldBytes} to ${a.newBytes} bytes`);
+  return spec(
+    "VolumeResized",
+    `Filesystem of volume ${a.volumeId}${dev} on node ${a.node} resized from ${a.oldBytes} to ${a.newBytes} bytes`,
+  );
 }

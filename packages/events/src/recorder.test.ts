@@ -11,7 +11,11 @@ import { ManualClock, recordingSleep } from "./test-support/fakes.js";
 function setup(opts: { sink?: EventSink; resolver?: StaticUidResolver } = {}) {
   const clock = new ManualClock();
   const sink = new MemorySink();
-  const resolver = opts.resolver ?? new StaticUidResolver().add(pvcRef("ns", "data"), "uid-data").add(podRef("ns", "app"), "uid-app");
+  const resolver =
+    opts.resolver ??
+    new StaticUidResolver()
+      .add(pvcRef("ns", "data"), "uid-data")
+      .add(podRef("ns", "app"), "uid-app");
   const recorder = createEventRecorder({
     component: "rds-nvme-csi-node",
     instance: "node-a",
@@ -34,7 +38,13 @@ describe("EventRecorder", () => {
       apiVersion: "v1",
       kind: "Event",
       metadata: { namespace: "ns" },
-      involvedObject: { kind: "PersistentVolumeClaim", apiVersion: "v1", namespace: "ns", name: "data", uid: "uid-data" },
+      involvedObject: {
+        kind: "PersistentVolumeClaim",
+        apiVersion: "v1",
+        namespace: "ns",
+        name: "data",
+        uid: "uid-data",
+      },
       type: "Warning",
       reason: "MountFailure",
       message: "mount failed",
@@ -63,12 +73,19 @@ describe("EventRecorder", () => {
     expect(events[0].lastTimestamp.getTime() - events[0].firstTimestamp.getTime()).toBe(19_000);
     expect(sink.writes.filter((w) => w.op === "create")).toHaveLength(1);
     expect(sink.writes.filter((w) => w.op === "patch").length).toBeGreaterThan(0);
-    expect(recorder.counters()).toMatchObject({ received: 20, deduplicated: 19, posted: 1, dropped: 0, failed: 0 });
+    expect(recorder.counters()).toMatchObject({
+      received: 20,
+      deduplicated: 19,
+      posted: 1,
+      dropped: 0,
+      failed: 0,
+    });
   });
 
   it("combines the 10th similar event, and later ones into the same Event", async () => {
     const { sink, recorder } = setup();
-    for (let i = 1; i <= 12; i++) recorder.event(pvcRef("ns", "data"), "Warning", "RecoveryFailed", `attempt ${i}`);
+    for (let i = 1; i <= 12; i++)
+      recorder.event(pvcRef("ns", "data"), "Warning", "RecoveryFailed", `attempt ${i}`);
     await recorder.flush();
     const events = sink.events();
     expect(events).toHaveLength(10);
@@ -80,7 +97,9 @@ describe("EventRecorder", () => {
 
   it("drops events about a PVC that does not exist, without troubling the caller", async () => {
     const { sink, recorder } = setup();
-    expect(() => recorder.event(pvcRef("ns", "gone"), "Warning", "MountFailure", "x")).not.toThrow();
+    expect(() =>
+      recorder.event(pvcRef("ns", "gone"), "Warning", "MountFailure", "x"),
+    ).not.toThrow();
     await recorder.flush();
     expect(sink.calls).toBe(0);
     expect(recorder.counters()).toMatchObject({ droppedMissingObject: 1, posted: 0 });
@@ -88,11 +107,19 @@ describe("EventRecorder", () => {
 
   it("puts Node events into the default namespace with no involvedObject namespace", async () => {
     const { sink, recorder } = setup();
-    recorder.record(nodeRef("node-a"), staleMountDetected({ volumeId: "pvc-1", node: "node-a", cause: "device_disappeared" }));
+    recorder.record(
+      nodeRef("node-a"),
+      staleMountDetected({ volumeId: "pvc-1", node: "node-a", cause: "device_disappeared" }),
+    );
     await recorder.flush();
     const [event] = sink.events();
     expect(event?.metadata.namespace).toBe("default");
-    expect(event?.involvedObject).toEqual({ kind: "Node", apiVersion: "v1", name: "node-a", uid: "node-a" });
+    expect(event?.involvedObject).toEqual({
+      kind: "Node",
+      apiVersion: "v1",
+      name: "node-a",
+      uid: "node-a",
+    });
     expect(event?.reason).toBe("StaleMountDetected");
     expect(event?.type).toBe("Warning");
   });
@@ -101,12 +128,23 @@ describe("EventRecorder", () => {
     const { sink, recorder } = setup();
     recorder.event(podRef("ns", "app"), "Normal", "VolumeResized", "ok");
     await recorder.flush();
-    expect(sink.events()[0]).toMatchObject({ metadata: { namespace: "ns" }, involvedObject: { kind: "Pod", name: "app", uid: "uid-app" } });
+    expect(sink.events()[0]).toMatchObject({
+      metadata: { namespace: "ns" },
+      involvedObject: { kind: "Pod", name: "app", uid: "uid-app" },
+    });
   });
 
   it("formats eventf messages with util.format", async () => {
     const { sink, recorder } = setup();
-    recorder.eventf(nodeRef("node-a"), "Warning", "ConnectionFailure", "volume %s: %d attempts, %j", "pvc-1", 3, { a: 1 });
+    recorder.eventf(
+      nodeRef("node-a"),
+      "Warning",
+      "ConnectionFailure",
+      "volume %s: %d attempts, %j",
+      "pvc-1",
+      3,
+      { a: 1 },
+    );
     await recorder.flush();
     expect(sink.events()[0]?.message).toBe('volume pvc-1: 3 attempts, {"a":1}');
   });
@@ -143,11 +181,47 @@ describe("EventRecorder", () => {
     expect(recorder.counters().posted).toBe(0);
   });
 
+  it("survives a logger that throws", async () => {
+    const throwing = {
+      debug: () => {
+        throw new Error("log");
+      },
+      info: () => {
+        throw new Error("log");
+      },
+      warn: () => {
+        throw new Error("log");
+      },
+      error: () => {
+        throw new Error("log");
+      },
+    };
+    const sink = new MemorySink();
+    sink.failNext("create", EventSinkError.http(403));
+    const recorder = createEventRecorder({
+      component: "c",
+      instance: "n",
+      sink,
+      logger: throwing,
+      uidResolver: new StaticUidResolver(),
+    });
+    expect(() => recorder.event(pvcRef("ns", "gone"), "Warning", "R", "m")).not.toThrow();
+    expect(() => recorder.event(nodeRef("n"), "Warning", "R", "m")).not.toThrow();
+    expect(() => recorder.event(nodeRef("n"), "Bogus" as "Warning", "R", "m")).not.toThrow();
+    await recorder.flush();
+    expect(recorder.counters()).toMatchObject({ droppedMissingObject: 1, failed: 2 });
+  });
+
   it("counts spam-filtered events as dropped", async () => {
     const { recorder } = setup();
     for (let i = 0; i < 30; i++) recorder.event(nodeRef("node-a"), "Warning", "R", `m${i % 2}`);
     await recorder.flush();
-    expect(recorder.counters()).toMatchObject({ received: 30, dropped: 5, posted: 2, deduplicated: 23 });
+    expect(recorder.counters()).toMatchObject({
+      received: 30,
+      dropped: 5,
+      posted: 2,
+      deduplicated: 23,
+    });
   });
 
   it("counts failed writes", async () => {
@@ -170,7 +244,12 @@ describe("EventRecorder", () => {
 
 describe("createEventRecorder without a cluster", () => {
   it('returns a no-op recorder for kubeConfig "none" and no sink', async () => {
-    const recorder = createEventRecorder({ component: "c", instance: "n", kubeConfig: "none", logger: silentLogger });
+    const recorder = createEventRecorder({
+      component: "c",
+      instance: "n",
+      kubeConfig: "none",
+      logger: silentLogger,
+    });
     expect(recorder).toBeInstanceOf(NoopEventRecorder);
     expect(recorder.enabled).toBe(false);
     recorder.event(nodeRef("n"), "Warning", "R", "m");
@@ -179,7 +258,12 @@ describe("createEventRecorder without a cluster", () => {
   });
 
   it("returns a no-op recorder when the kubeconfig file cannot be loaded (the driver must still start)", () => {
-    const recorder = createEventRecorder({ component: "c", instance: "n", kubeConfig: "/nonexistent/kubeconfig", logger: silentLogger });
+    const recorder = createEventRecorder({
+      component: "c",
+      instance: "n",
+      kubeConfig: "/nonexistent/kubeconfig",
+      logger: silentLogger,
+    });
     expect(recorder.enabled).toBe(false);
   });
 

@@ -10,7 +10,18 @@ import { resolveKubeConfig, type KubeConfigSpec } from "./kubeconfig.js";
 import { eventNamespace } from "./references.js";
 import type { EventSink } from "./sink.js";
 import type { UidResolver } from "./uid-resolver.js";
-import { stderrLogger, systemClock, zeroCounters, type Clock, type EventCounters, type EventLogger, type EventSpec, type EventType, type ObjectRef } from "./types.js";
+import {
+  safeLogger,
+  stderrLogger,
+  systemClock,
+  zeroCounters,
+  type Clock,
+  type EventCounters,
+  type EventLogger,
+  type EventSpec,
+  type EventType,
+  type ObjectRef,
+} from "./types.js";
 
 export interface EventRecorder {
   /** False for the no-op recorder (no cluster and no sink): events go nowhere. */
@@ -65,11 +76,9 @@ export class CorrelatingEventRecorder implements EventRecorder {
   private readonly maxMessageLength: number;
   private closed = false;
 
-  constructor(
-    private readonly opts: EventRecorderOptions & { sink: EventSink },
-  ) {
+  constructor(private readonly opts: EventRecorderOptions & { sink: EventSink }) {
     this.clock = opts.clock ?? systemClock;
-    this.logger = opts.logger ?? stderrLogger;
+    this.logger = safeLogger(opts.logger ?? stderrLogger);
     this.namer = new EventNamer(this.clock);
     this.correlator = new EventCorrelator(this.clock, this.namer, opts.correlator);
     this.maxMessageLength = opts.maxMessageLength ?? 1024;
@@ -93,7 +102,10 @@ export class CorrelatingEventRecorder implements EventRecorder {
       }
       if (!EVENT_TYPES.has(type)) {
         this.counts.failed++;
-        this.logger.error({ type, reason, object: ref.name }, "unsupported event type; event ignored");
+        this.logger.error(
+          { type, reason, object: ref.name },
+          "unsupported event type; event ignored",
+        );
         return;
       }
       const result = this.correlator.correlate(this.fresh(ref, type, reason, message));
@@ -108,7 +120,10 @@ export class CorrelatingEventRecorder implements EventRecorder {
     } catch (err) {
       // Never into the caller: an event is a side channel, the operation it reports matters more.
       this.counts.failed++;
-      this.logger.error({ reason, err: err instanceof Error ? err.message : String(err) }, "recording an event failed");
+      this.logger.error(
+        { reason, err: err instanceof Error ? err.message : String(err) },
+        "recording an event failed",
+      );
     }
   }
 
@@ -141,7 +156,10 @@ export class CorrelatingEventRecorder implements EventRecorder {
 
   private fresh(ref: ObjectRef, type: EventType, reason: string, message: string): EventBody {
     const now = new Date(this.clock.now());
-    const text = message.length > this.maxMessageLength ? message.slice(0, this.maxMessageLength - 3) + "..." : message;
+    const text =
+      message.length > this.maxMessageLength
+        ? message.slice(0, this.maxMessageLength - 3) + "..."
+        : message;
     return {
       apiVersion: "v1",
       kind: "Event",
@@ -186,8 +204,9 @@ export class NoopEventRecorder implements EventRecorder {
  * kubeconfig it returns a NoopEventRecorder (and logs why, if a kubeconfig was asked for).
  */
 export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
-  if (!opts.component || !opts.instance) throw new TypeError("createEventRecorder: component and instance are required");
-  const logger = opts.logger ?? stderrLogger;
+  if (!opts.component || !opts.instance)
+    throw new TypeError("createEventRecorder: component and instance are required");
+  const logger = safeLogger(opts.logger ?? stderrLogger);
   const clock = opts.clock ?? systemClock;
   let kubeConfig: KubeConfig | undefined;
   try {
@@ -197,10 +216,22 @@ export function createEventRecorder(opts: EventRecorderOptions): EventRecorder {
     kubeConfig = resolved?.kubeConfig;
     if (resolved) logger.info({ source: resolved.source }, "events: using kubeconfig");
   } catch (err) {
-    logger.error({ err: err instanceof Error ? err.message : String(err) }, "events: kubeconfig unusable; events disabled");
+    logger.error(
+      { err: err instanceof Error ? err.message : String(err) },
+      "events: kubeconfig unusable; events disabled",
+    );
   }
-  const sink = opts.sink ?? (kubeConfig ? new ApiEventSink(kubeConfig, opts.requestTimeoutMs) : undefined);
+  const sink =
+    opts.sink ?? (kubeConfig ? new ApiEventSink(kubeConfig, opts.requestTimeoutMs) : undefined);
   if (!sink) return new NoopEventRecorder();
-  const uidResolver = opts.uidResolver ?? (kubeConfig ? apiUidResolver(kubeConfig, clock, opts.requestTimeoutMs) : undefined);
-  return new CorrelatingEventRecorder({ ...opts, logger, clock, sink, ...(uidResolver ? { uidResolver } : {}) });
+  const uidResolver =
+    opts.uidResolver ??
+    (kubeConfig ? apiUidResolver(kubeConfig, clock, opts.requestTimeoutMs) : undefined);
+  return new CorrelatingEventRecorder({
+    ...opts,
+    logger,
+    clock,
+    sink,
+    ...(uidResolver ? { uidResolver } : {}),
+  });
 }

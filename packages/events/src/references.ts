@@ -7,7 +7,13 @@ import type { ObjectRef } from "./types.js";
  * `kubectl describe pvc` only lists Events whose involvedObject.uid matches, hence the lookup.
  */
 export function pvcRef(namespace: string, name: string, uid?: string): ObjectRef {
-  return { kind: "PersistentVolumeClaim", apiVersion: "v1", namespace, name, ...(uid ? { uid } : {}) };
+  return {
+    kind: "PersistentVolumeClaim",
+    apiVersion: "v1",
+    namespace,
+    name,
+    ...(uid ? { uid } : {}),
+  };
 }
 
 /** A Pod; without a uid it is looked up like a PVC. */

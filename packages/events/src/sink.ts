@@ -18,14 +18,20 @@ export class EventSinkError extends Error {
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, opts: { status?: number; retryAfterMs?: number; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    opts: { status?: number; retryAfterMs?: number; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.status = opts.status;
     this.retryAfterMs = opts.retryAfterMs;
   }
 
   static http(status: number, message = `HTTP ${status}`, retryAfterMs?: number): EventSinkError {
-    return new EventSinkError(message, { status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+    return new EventSinkError(message, {
+      status,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
   }
 
   static connection(message = "connection refused", cause?: unknown): EventSinkError {
@@ -69,10 +75,16 @@ export class MemorySink implements EventSink {
     this.calls++;
     this.takeFailure("create");
     const key = `${event.metadata.namespace}/${event.metadata.name}`;
-    if (this.stored.has(key)) throw EventSinkError.http(409, `events "${event.metadata.name}" already exists`);
+    if (this.stored.has(key))
+      throw EventSinkError.http(409, `events "${event.metadata.name}" already exists`);
     const copy = cloneEvent(event);
     this.stored.set(key, copy);
-    this.writes.push({ op: "create", namespace: event.metadata.namespace, name: event.metadata.name, body: cloneEvent(copy) });
+    this.writes.push({
+      op: "create",
+      namespace: event.metadata.namespace,
+      name: event.metadata.name,
+      body: cloneEvent(copy),
+    });
   }
 
   async patch(namespace: string, name: string, patch: EventPatch): Promise<void> {
@@ -83,7 +95,12 @@ export class MemorySink implements EventSink {
     existing.count = patch.count;
     existing.lastTimestamp = new Date(patch.lastTimestamp.getTime());
     existing.message = patch.message;
-    this.writes.push({ op: "patch", namespace, name, patch: { ...patch, lastTimestamp: new Date(patch.lastTimestamp.getTime()) } });
+    this.writes.push({
+      op: "patch",
+      namespace,
+      name,
+      patch: { ...patch, lastTimestamp: new Date(patch.lastTimestamp.getTime()) },
+    });
   }
 
   /** The Events as the API server would now hold them, in creation order. */
@@ -93,7 +110,10 @@ export class MemorySink implements EventSink {
 
   /** Events with this reason (and, if given, about the object with this name). */
   find(reason: string, objectName?: string): EventBody[] {
-    return this.events().filter((e) => e.reason === reason && (objectName === undefined || e.involvedObject.name === objectName));
+    return this.events().filter(
+      (e) =>
+        e.reason === reason && (objectName === undefined || e.involvedObject.name === objectName),
+    );
   }
 
   /** Forget everything recorded so far (scripted failures too). */

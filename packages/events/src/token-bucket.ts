@@ -14,7 +14,8 @@ export class TokenBucket {
     private readonly periodMs: number,
     private readonly clock: Clock,
   ) {
-    if (!(burst >= 1) || !(periodMs > 0)) throw new RangeError(`bad token bucket: burst ${burst}, period ${periodMs}ms`);
+    if (!(burst >= 1) || !(periodMs > 0))
+      throw new RangeError(`bad token bucket: burst ${burst}, period ${periodMs}ms`);
     this.tokens = burst;
     this.last = clock.now();
   }

@@ -44,8 +44,10 @@ export interface EventLogger {
 export const stderrLogger: EventLogger = {
   debug: () => undefined,
   info: () => undefined,
-  warn: (obj, msg) => process.stderr.write(JSON.stringify({ level: "warn", pkg: "events", msg, ...obj }) + "\n"),
-  error: (obj, msg) => process.stderr.write(JSON.stringify({ level: "error", pkg: "events", msg, ...obj }) + "\n"),
+  warn: (obj, msg) =>
+    process.stderr.write(JSON.stringify({ level: "warn", pkg: "events", msg, ...obj }) + "\n"),
+  error: (obj, msg) =>
+    process.stderr.write(JSON.stringify({ level: "error", pkg: "events", msg, ...obj }) + "\n"),
 };
 
 export const silentLogger: EventLogger = {
@@ -95,4 +97,18 @@ export function zeroCounters(): EventCounters {
     failed: 0,
     retries: 0,
   };
+}
+
+/** Wraps a logger so that a throwing logger can never break event delivery or its caller. */
+export function safeLogger(logger: EventLogger): EventLogger {
+  const guard =
+    (level: keyof EventLogger) =>
+    (obj: object, msg: string): void => {
+      try {
+        logger[level](obj, msg);
+      } catch {
+        // Nothing sensible left to do: logging about a failed log call could fail the same way.
+      }
+    };
+  return { debug: guard("debug"), info: guard("info"), warn: guard("warn"), error: guard("error") };
 }
