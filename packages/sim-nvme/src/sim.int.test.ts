@@ -89,7 +89,7 @@ describe("sim-nvme on real loop devices", () => {
 
     const loops = loopsBacking(file);
     expect(loops).toHaveLength(1);
-    const num = loopDevNumber(loops[0]!);
+    const num = loopDevNumber(loops[0]);
     expect(readAttr(s.sysfsRoot, "class/block/nvme0n1/dev")).toBe(`${num}\n`);
     expect(fs.readlinkSync(path.join(s.sysfsRoot, `dev/block/${num}`))).toBe("../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1");
     const node = path.join(s.devRoot, "nvme0n1");
@@ -193,7 +193,7 @@ describe("sim-nvme on real loop devices", () => {
     await s.faults.resize("pvc-int-1", 128 * 1024 * 1024);
     expect(fs.statSync(file).size).toBe(128 * 1024 * 1024);
     expect(readAttr(s.sysfsRoot, "class/block/nvme0n1/size")).toBe(`${String((128 * 1024 * 1024) / 512)}\n`);
-    const loop = loopsBacking(file)[0]!;
+    const loop = loopsBacking(file)[0];
     expect((await mustRun("blockdev", ["--getsize64", loop])).trim()).toBe(String(128 * 1024 * 1024));
   });
 

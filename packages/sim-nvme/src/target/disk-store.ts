@@ -76,7 +76,7 @@ export class DiskStore {
     const rel = filePath.replace(/^\/+/, "");
     const parts = rel.split("/");
     if (!rel || parts.some((p) => p === "" || p === "." || p === "..")) {
-      throw new DiskStoreError("invalid file path");
+      throw new DiskStoreError("failure: invalid file path");
     }
     return path.join(this.poolDir, ...parts);
   }

@@ -168,7 +168,9 @@ export class RouterOsInterpreter {
     if (type !== "file") fail(type === undefined ? "failure: type not specified" : "input does not match any value of type");
     const filePath = text(a.get("file-path"));
     if (filePath === undefined) return fail("failure: file-path not specified");
-    if (!FILE_PATH.test(filePath) || filePath.length > 255) fail("invalid value for argument file-path");
+    if (!FILE_PATH.test(filePath) || filePath.length > 255 || filePath.split("/").some((p) => p === "." || p === "..")) {
+      fail("invalid value for argument file-path");
+    }
     const slot = text(a.get("slot"));
     if (slot === undefined) return fail("failure: slot not specified");
     if (!SLOT.test(slot)) fail("invalid value for argument slot");

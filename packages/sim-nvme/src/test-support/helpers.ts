@@ -4,6 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import ssh2 from "ssh2";
+import type { ParsedKey } from "ssh2";
 import type { SshInfo } from "../target/target.js";
 
 const { Client, utils } = ssh2;
@@ -48,7 +49,8 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false, 
 export async function sshConnect(info: SshInfo): Promise<InstanceType<typeof Client>> {
   const want = utils.parseKey(info.hostPublicKey);
   if (want instanceof Error) throw want;
-  const wantKey = Array.isArray(want) ? want[0] : want;
+  const wantKey: ParsedKey | undefined = Array.isArray(want) ? (want as ParsedKey[])[0] : (want);
+  if (!wantKey) throw new Error("no host key");
   const c = new Client();
   await new Promise<void>((resolve, reject) => {
     c.on("ready", () => resolve())
