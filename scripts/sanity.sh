@@ -69,10 +69,10 @@ log() { printf 'sanity: %s\n' "$*" >&2; }
 # ----------------------------------------------------------------------------- inner part
 # Runs inside the private mount namespace. $inner_root is the temp dir made by the outer part.
 inner() {
-  local root=$inner_root
-  local logs=$root/logs sim_state=$root/sim
+  # Globals, not locals: the EXIT trap uses them after inner() has returned.
+  root=$inner_root logs=$inner_root/logs sim_state=$inner_root/sim
   mkdir -p "$logs"
-  local driver_pid=
+  driver_pid= sanity_pid=
   local failed=0
 
   stop_driver() {
@@ -87,14 +87,18 @@ inner() {
   }
   inner_cleanup() {
     local rc=$?
-    trap - EXIT INT TERM
+    set +e # clean up as much as possible, whatever fails
+    trap - EXIT INT TERM PIPE
+    [ -z "$sanity_pid" ] || { kill -TERM "$sanity_pid" 2>/dev/null; wait "$sanity_pid" 2>/dev/null; }
     stop_driver
     "$node_bin" "$sim_cli" down --state-dir "$sim_state" >>"$logs/sim-down.log" 2>&1 || log "sim-nvme down failed (see sim-down.log)"
     exit "$rc"
   }
+  # Long steps run in the background + `wait`, so that a signal is handled at once.
   trap inner_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  trap 'exit 141' PIPE
 
   # 1. sim-nvme: target (SSH + export port, both ephemeral) and host agent, sysfs/dev under its state dir.
   "$node_bin" "$sim_cli" up --state-dir "$sim_state" --ssh-port 0 --export-port 0 --json >"$root/sim.json" 2>"$logs/sim-up.log" || {
@@ -157,7 +161,10 @@ inner() {
     [ -n "$focus" ] && args+=(--ginkgo.focus "$focus")
     log "csi-sanity $CSI_SANITY_VERSION, access type $a"
     rc=0
-    timeout --kill-after=30s 35m "$csi_sanity" "${args[@]}" 2>&1 | tee "$logs/csi-sanity-$a.log" || rc=$?
+    timeout --kill-after=30s 35m "$csi_sanity" "${args[@]}" > >(tee "$logs/csi-sanity-$a.log") 2>&1 &
+    sanity_pid=$!
+    wait "$sanity_pid" || rc=$?
+    sanity_pid=
     [ "$rc" -eq 0 ] || { log "csi-sanity ($a) failed (exit $rc)"; failed=1; }
     kill -0 "$driver_pid" 2>/dev/null || { log "the driver died during the $a run"; failed=1; break; }
 
@@ -219,7 +226,13 @@ started=$(date +%s)
 
 outer_cleanup() {
   local rc=$?
-  trap - EXIT INT TERM
+  set +e # clean up as much as possible, whatever fails
+  trap - EXIT INT TERM PIPE
+  # The inner part first finishes its own cleanup (it got the same signal, or we forward it).
+  if [ -n "$inner_pid" ] && kill -0 "$inner_pid" 2>/dev/null; then
+    kill -TERM "$inner_pid" 2>/dev/null
+    wait "$inner_pid" 2>/dev/null
+  fi
   local leaked=0
   # A driver the inner part could not stop (it was killed itself).
   local pid
@@ -252,10 +265,14 @@ outer_cleanup() {
   log "done in $(( $(date +%s) - started ))s, exit $rc"
   exit "$rc"
 }
+inner_pid=
 trap outer_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 141' PIPE
 
 inner_args=(--inner "$root" --access "$access" --junit-prefix "$prefix")
 [ -n "$focus" ] && inner_args+=(--focus "$focus")
-unshare --mount --propagation private -- bash "$0" "${inner_args[@]}"
+unshare --mount --propagation private -- bash "$0" "${inner_args[@]}" &
+inner_pid=$!
+wait "$inner_pid"
