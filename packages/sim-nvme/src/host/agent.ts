@@ -172,8 +172,10 @@ export class HostAgent {
     this.multipath = opts.multipath ?? true;
     const nqnFile = path.join(opts.stateDir, "hostnqn");
     const idFile = path.join(opts.stateDir, "hostid");
-    if (!fs.existsSync(idFile)) fs.writeFileSync(idFile, `${opts.hostid ?? crypto.randomUUID()}\n`);
-    this.hostid = opts.hostid ?? fs.readFileSync(idFile, "utf8").trim();
+    // Like nvme-cli: the host ID defaults to the UUID inside the host NQN.
+    const fromNqn = opts.hostnqn ? /uuid:([0-9a-f-]{36})$/i.exec(opts.hostnqn)?.[1] : undefined;
+    if (!fs.existsSync(idFile)) fs.writeFileSync(idFile, `${opts.hostid ?? fromNqn ?? crypto.randomUUID()}\n`);
+    this.hostid = opts.hostid ?? fromNqn ?? fs.readFileSync(idFile, "utf8").trim();
     if (!fs.existsSync(nqnFile)) fs.writeFileSync(nqnFile, `${opts.hostnqn ?? `nqn.2014-08.org.nvmexpress:uuid:${this.hostid}`}\n`);
     this.hostnqn = opts.hostnqn ?? fs.readFileSync(nqnFile, "utf8").trim();
   }
