@@ -125,7 +125,6 @@ export class RouterOSClient implements CommandRunner {
   private open = 0;
   private closed = false;
   private failures = 0;
-  private nextConnectAt = 0;
   private lastConnectError: Error | undefined;
   private seq = 0;
 
@@ -271,29 +270,32 @@ export class RouterOSClient implements CommandRunner {
     conn.client.destroy();
   }
 
+  /**
+   * Connects, retrying with exponential backoff (with jitter) until `deadline`. The first attempt
+   * of every acquire is immediate, so a command never fails without trying once (the RDS may be
+   * back); `failures` is shared, so the delays keep growing while the RDS stays away.
+   */
   private async connectWithBackoff(deadline: number): Promise<PooledConnection> {
-    for (;;) {
-      const wait = this.nextConnectAt - Date.now();
-      if (wait > 0) {
-        if (Date.now() + wait > deadline) {
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) {
+        const base = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** Math.max(0, this.failures - 1));
+        const delay = base * (0.8 + Math.random() * 0.4);
+        if (Date.now() + delay >= deadline) {
           throw new BackendUnavailableError(
             `RDS ${this.opts.host}:${this.opts.port} unreachable: ${this.lastConnectError?.message ?? "connect failed"}`,
             { cause: this.lastConnectError },
           );
         }
-        await new Promise((r) => setTimeout(r, wait));
+        await new Promise((r) => setTimeout(r, delay));
       }
       if (this.closed) throw new BackendUnavailableError("RouterOS client is closed");
       try {
         const conn = await this.connectOnce(Math.min(this.opts.connectTimeoutMs, Math.max(1, deadline - Date.now())));
         this.failures = 0;
-        this.nextConnectAt = 0;
         return conn;
       } catch (err) {
         this.lastConnectError = err as Error;
         this.failures++;
-        const base = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** (this.failures - 1));
-        this.nextConnectAt = Date.now() + base * (0.8 + Math.random() * 0.4);
         this.opts.logger?.warn({ err: (err as Error).message, failures: this.failures }, "RDS SSH connect failed");
         if (Date.now() >= deadline) {
           throw new BackendUnavailableError(`RDS ${this.opts.host}:${this.opts.port} unreachable: ${(err as Error).message}`, { cause: err });
