@@ -110,17 +110,19 @@ inner() {
     const t = s.target, h = s.host;
     const v = { ssh_host: t.ssh.host, ssh_port: t.ssh.port, ssh_user: t.ssh.user, ssh_key: t.ssh.privateKeyPath,
       ssh_host_key: t.ssh.hostPublicKeyPath, export_port: t.exportPort, nvme_cli: h.nvmeCliPath,
-      sysfs_root: h.sysfsRoot, dev_root: h.devRoot, host_nqn: h.hostnqn };
+      sysfs_root: h.sysfsRoot, dev_root: h.devRoot };
     for (const [k, x] of Object.entries(v)) {
       if (x === undefined || !/^[A-Za-z0-9_.:\/-]+$/.test(String(x))) throw new Error(`sim.json: bad ${k}: ${x}`);
       console.log(`${k}=${x}`);
     }' "$root/sim.json" >"$root/sim.env" || { log "cannot read $root/sim.json"; return 1; }
-  local ssh_host ssh_port ssh_user ssh_key ssh_host_key export_port nvme_cli sysfs_root dev_root host_nqn
+  local ssh_host ssh_port ssh_user ssh_key ssh_host_key export_port nvme_cli sysfs_root dev_root
   # shellcheck source=/dev/null
   . "$root/sim.env"
   log "sim-nvme up: ssh $ssh_host:$ssh_port, export port $export_port, nvme stand-in $nvme_cli"
 
   # 2. the driver, in its own process group so that stopping it stops everything it started.
+  # The sim's state dir holds hostnqn/hostid like /etc/nvme does on a real host; Events go to a
+  # file (no cluster here).
   local sock=$root/csi.sock
   setsid "$node_bin" "$driver_main" \
     --mode all --endpoint "unix://$sock" --node-id "$NODE_ID" --log-level info \
@@ -128,7 +130,8 @@ inner() {
     --rds-private-key "$ssh_key" --rds-host-key "$ssh_host_key" \
     --nvme-address 127.0.0.1 --nvme-port "$export_port" \
     --nvme-cli "$nvme_cli" --sysfs-root "$sysfs_root" --dev-root "$dev_root" \
-    --host-nqn "$host_nqn" --state-dir "$root/node-state" \
+    --nvme-config-dir "$sim_state" --state-dir "$root/node-state" \
+    --kubeconfig none --events-file "$logs/events.jsonl" \
     --shutdown-grace 10000 \
     >"$logs/driver.log" 2>&1 &
   driver_pid=$!
@@ -174,12 +177,16 @@ inner() {
     fi
   done
 
-  # Connections and volumes nobody cleaned up (the suite deletes everything it creates).
+  # NVMe connections and RDS disks nobody cleaned up: the suite deletes everything it creates,
+  # and the driver must have undone every stage.
   "$node_bin" "$sim_cli" status --state-dir "$sim_state" --json >"$logs/sim-status.json" 2>&1 || true
   if "$node_bin" -e '
       const s = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
-      const subs = s.host?.subsystems ?? [];
-      if (subs.length) { console.error(`NVMe subsystems still connected: ${subs.map((x) => x.nqn).join(", ")}`); process.exit(1); }
+      if (!s.host || !s.target) { console.error("sanity: sim-nvme status failed"); process.exit(1); }
+      const subs = s.host.subsystems ?? [], disks = s.target.disks ?? [];
+      if (subs.length) console.error(`sanity: NVMe subsystems still connected: ${subs.map((x) => x.nqn).join(", ")}`);
+      if (disks.length) console.error(`sanity: disks left on the simulated RDS: ${disks.map((d) => d.slot ?? JSON.stringify(d)).join(", ")}`);
+      process.exit(subs.length || disks.length ? 1 : 0);
     ' "$logs/sim-status.json"; then :; else failed=1; fi
 
   stop_driver
@@ -254,7 +261,16 @@ outer_cleanup() {
     log "loop device leaked: $dev — detaching"; losetup -d "$dev" || true; leaked=1
   done < <(losetup -a 2>/dev/null | grep -F "$root/" | cut -d: -f1)
   for a in "${runs[@]}"; do
-    [ -f "$root/junit-$a.xml" ] && cp "$root/junit-$a.xml" "$prefix-$a.xml"
+    [ -f "$root/junit-$a.xml" ] || { log "$a: no JUnit report"; continue; }
+    cp "$root/junit-$a.xml" "$prefix-$a.xml"
+    # Ginkgo's counts: `tests` is every spec, `disabled` the pending ones, `skipped` the rest not run.
+    "$node_bin" -e '
+      const x = require("node:fs").readFileSync(process.argv[1], "utf8");
+      const a = /<testsuite\b([^>]*)>/.exec(x)?.[1] ?? "";
+      const n = (k) => Number(new RegExp(`\\b${k}="(\\d+)"`).exec(a)?.[1] ?? 0);
+      const failed = n("failures") + n("errors"), skipped = n("skipped") + n("disabled");
+      console.error(`sanity: ${process.argv[2]}: ${n("tests") - failed - skipped} passed, ${failed} failed, ${skipped} skipped (${n("disabled")} of them pending)`);
+    ' "$prefix-$a.xml" "$a"
   done
   [ "$leaked" = 0 ] || rc=1
   if [ "$rc" -ne 0 ] || [ "$keep_logs" = 1 ]; then
