@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import { Command, Option } from "commander";
 import { LOG_LEVELS } from "./logger.js";
+import { addNodeFlags, nodeConfigFrom, type NodePluginConfig, type RawNodeOptions } from "./node-config.js";
 
 export const DEFAULT_DRIVER_NAME = "rds-nvme.csi.dev";
 export const DEFAULT_ENDPOINT = "unix:///csi/csi.sock";
@@ -34,10 +35,8 @@ export interface ControllerConfig {
   nvmePort: number;
 }
 
-/** Node-side settings (helper N extends this). */
-export interface NodeConfig {
-  nodeId: string;
-}
+/** Node-side settings: the node plugin's flags (node-config.ts). */
+export type NodeConfig = NodePluginConfig;
 
 export interface DriverConfig {
   endpoint: string;
@@ -101,9 +100,9 @@ export function addDriverOptions(cmd: Command): Command {
     );
 }
 
-/** Node flags (helper N adds its own here). */
+/** Node flags (node-config.ts). */
 export function addNodeOptions(cmd: Command): Command {
-  return cmd;
+  return addNodeFlags(cmd);
 }
 
 /** A file path → its contents; an inline value → itself. */
@@ -112,7 +111,7 @@ function inlineOrFile(value: string): string {
   return value.trim();
 }
 
-export interface RawOptions {
+export interface RawOptions extends Partial<Omit<RawNodeOptions, "nodeId" | "driverName">> {
   endpoint: string;
   tcpEndpoint?: string;
   mode: DriverMode;
@@ -168,8 +167,7 @@ export function configFromOptions(o: RawOptions): DriverConfig {
   }
   let nodeConfig: NodeConfig | undefined;
   if (node) {
-    if (!o.nodeId) throw new Error("--node-id is required in node mode");
-    nodeConfig = { nodeId: o.nodeId };
+    nodeConfig = nodeConfigFrom(o as RawNodeOptions);
   }
   return {
     endpoint: o.endpoint,

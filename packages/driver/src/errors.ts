@@ -4,6 +4,9 @@
 // interceptor calls toGrpcStatus() once per failed call. Nothing else chooses a status code.
 // To map another package's error types, add a branch to `classify` (helper N: mountinfo errors).
 import { status } from "@grpc/grpc-js";
+import * as host from "@rds-nvme-csi/mountinfo";
+import { HostIdentityError, InvalidConnectParamsError, NvmeCliError, NvmeConnectError, NvmeOutputParseError } from "./nvme/errors.js";
+import { StateCorruptError } from "./state.js";
 
 /** Base class: an error that already knows its gRPC status code. */
 export class CsiError extends Error {
@@ -127,6 +130,30 @@ function classify(err: unknown): status {
     if (err.isNoSpace) return status.RESOURCE_EXHAUSTED;
     return status.INTERNAL;
   }
+  return classifyNode(err);
+}
+
+/** Node side: the host layer (mountinfo), the NVMe connector and the state store. */
+function classifyNode(err: unknown): status {
+  // NVMe connector
+  if (err instanceof InvalidConnectParamsError) return status.INVALID_ARGUMENT;
+  if (err instanceof NvmeConnectError) {
+    if (err.transient) return status.UNAVAILABLE; // target unreachable or refusing: retry
+    if (err.kind === "fabrics-missing") return status.FAILED_PRECONDITION; // node lacks nvme-tcp
+    return status.INTERNAL;
+  }
+  if (err instanceof HostIdentityError) return status.FAILED_PRECONDITION;
+  if (err instanceof NvmeCliError || err instanceof NvmeOutputParseError || err instanceof StateCorruptError) return status.INTERNAL;
+  // mountinfo
+  if (err instanceof host.MountBusyError) return status.FAILED_PRECONDITION; // names the holders
+  if (err instanceof host.FormatRefusedError) return status.FAILED_PRECONDITION; // device not positively empty
+  if (err instanceof host.UnsupportedFilesystemError) return status.FAILED_PRECONDITION;
+  if (err instanceof host.NotMountedError) return status.FAILED_PRECONDITION;
+  if (err instanceof host.DeviceWaitTimeoutError || err instanceof host.DeviceNotFoundError) return status.UNAVAILABLE;
+  if (err instanceof host.CommandTimeoutError) return status.DEADLINE_EXCEEDED;
+  if (err instanceof host.InvalidArgumentError) return status.INVALID_ARGUMENT;
+  // the RPC's signal fired (client cancelled or the deadline passed) while we waited
+  if (err instanceof Error && err.name === "AbortError") return status.CANCELLED;
   return status.INTERNAL;
 }
 

@@ -18,7 +18,8 @@ import * as csi from "./gen/csi.js";
 import { createIdentityService, DRIVER_VERSION } from "./identity.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics, serveMetrics, type MetricsServer } from "./metrics.js";
-import { CsiServer, type ServiceImplementation } from "./server.js";
+import { startNodePlugin, type NodePlugin } from "./node-plugin.js";
+import { CsiServer } from "./server.js";
 
 export interface RunningDriver {
   config: DriverConfig;
@@ -32,11 +33,10 @@ export interface RunningDriver {
   stop(): Promise<void>;
 }
 
-/** The node service for this process, or undefined when it does not run one. */
-function createNodeService(config: DriverConfig, _deps: { logger: Logger; metrics: Metrics }): ServiceImplementation<typeof csi.NodeService> | undefined {
+/** The node plugin for this process (node-plugin.ts), or undefined when it does not run one. */
+async function createNodeService(config: DriverConfig, deps: { logger: Logger; metrics: Metrics }): Promise<NodePlugin | undefined> {
   if (!config.node) return undefined;
-  // Helper N: return the node service here. Until then every Node RPC answers UNIMPLEMENTED.
-  return {};
+  return startNodePlugin(config.node, deps);
 }
 
 export async function startDriver(config: DriverConfig, options: { logger?: Logger } = {}): Promise<RunningDriver> {
@@ -83,8 +83,8 @@ export async function startDriver(config: DriverConfig, options: { logger?: Logg
       probe: probeBackend ? () => probeBackend.probe() : undefined,
     }),
   );
-  const node = createNodeService(config, { logger, metrics });
-  if (node) server.addService("Node", csi.NodeService, node);
+  const node = await createNodeService(config, { logger, metrics });
+  if (node) server.addService("Node", csi.NodeService, node.service);
 
   const endpoints = [config.endpoint, ...(config.tcpEndpoint ? [config.tcpEndpoint] : [])];
   let metricsServer: MetricsServer | undefined;
@@ -104,6 +104,7 @@ export async function startDriver(config: DriverConfig, options: { logger?: Logg
       stop: () =>
         (stopping ??= (async () => {
           await server.shutdown(config.shutdownGraceMs);
+          await node?.stop();
           await backend?.close();
           await metricsServer?.close();
           logger.info("CSI driver stopped");
@@ -112,6 +113,7 @@ export async function startDriver(config: DriverConfig, options: { logger?: Logg
     };
   } catch (err) {
     await server.shutdown(0);
+    await node?.stop();
     await backend?.close();
     await metricsServer?.close();
     throw err;
