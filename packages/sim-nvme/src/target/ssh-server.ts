@@ -70,6 +70,8 @@ export class SshFrontEnd {
 
   private onConnection(conn: Connection, authorized: ParsedKey[]): void {
     this.conns.add(conn);
+    // Small request/response packets: without TCP_NODELAY every exec waits on delayed ACKs.
+    (conn as Connection & { setNoDelay(v: boolean): void }).setNoDelay(true); // present at run time, missing from @types/ssh2
     conn.on("error", () => undefined);
     conn.on("close", () => this.conns.delete(conn));
     conn.on("authentication", (ctx) => {
