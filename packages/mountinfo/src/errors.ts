@@ -47,7 +47,12 @@ export class CommandFailedError extends CommandError {
     stdout: string,
     stderr: string,
   ) {
-    super(`${argv.join(" ")} exited with ${exitCode}: ${firstLine(stderr || stdout)}`, argv, stdout, stderr);
+    super(
+      `${argv.join(" ")} exited with ${exitCode}: ${firstLine(stderr || stdout)}`,
+      argv,
+      stdout,
+      stderr,
+    );
   }
 }
 
@@ -83,7 +88,12 @@ export class CommandOutputTooLargeError extends CommandError {
     stdout: string,
     stderr: string,
   ) {
-    super(`${argv.join(" ")} printed more than ${maxOutputBytes} bytes and was killed`, argv, stdout, stderr);
+    super(
+      `${argv.join(" ")} printed more than ${maxOutputBytes} bytes and was killed`,
+      argv,
+      stdout,
+      stderr,
+    );
   }
 }
 
@@ -182,17 +192,26 @@ export class RecoveryFailedError extends HostError {
     readonly attempts: number,
     cause: unknown,
   ) {
-    super(`recovery of ${stagingPath} failed after ${attempts} attempt(s): ${errorText(cause)}`, { cause });
+    super(`recovery of ${stagingPath} failed after ${attempts} attempt(s): ${errorText(cause)}`, {
+      cause,
+    });
   }
 }
 
 function describeHolder(h: MountHolder): string {
-  return h.kind === "process" ? `pid ${h.pid ?? "?"} (${h.command ?? "?"}) at ${h.path}` : `mount ${h.path}`;
+  return h.kind === "process"
+    ? `pid ${h.pid ?? "?"} (${h.command ?? "?"}) at ${h.path}`
+    : `mount ${h.path}`;
 }
 
 /** The output condensed to one line for a message (tools often put the reason last). */
 function firstLine(s: string): string {
-  const line = s.trim().split("\n").map((l) => l.trim()).filter(Boolean).join(" | ");
+  const line = s
+    .trim()
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(" | ");
   return line.length > 500 ? `...${line.slice(-500)}` : line;
 }
 

@@ -12,16 +12,22 @@ import {
 
 describe("runCommand", () => {
   it("captures stdout, stderr and the exit code, argv passed verbatim (no shell)", async () => {
-    const r = await runCommand(["node", "-e", "process.stdout.write(process.argv[1]); console.error('e')", "$HOME; echo x"], {
-      timeoutMs: 10_000,
-    });
+    const r = await runCommand(
+      ["node", "-e", "process.stdout.write(process.argv[1]); console.error('e')", "$HOME; echo x"],
+      {
+        timeoutMs: 10_000,
+      },
+    );
     expect(r).toMatchObject({ stdout: "$HOME; echo x", stderr: "e\n", exitCode: 0 });
   });
 
   it("rejects a non-allowed exit code with CommandFailedError carrying the output", async () => {
-    const p = runCommand(["node", "-e", "console.log('out'); console.error('bad thing'); process.exit(3)"], {
-      timeoutMs: 10_000,
-    });
+    const p = runCommand(
+      ["node", "-e", "console.log('out'); console.error('bad thing'); process.exit(3)"],
+      {
+        timeoutMs: 10_000,
+      },
+    );
     await expect(p).rejects.toBeInstanceOf(CommandFailedError);
     await p.catch((e: CommandFailedError) => {
       expect(e.exitCode).toBe(3);
@@ -32,7 +38,10 @@ describe("runCommand", () => {
   });
 
   it("accepts allowed exit codes", async () => {
-    const r = await runCommand(["node", "-e", "process.exit(2)"], { timeoutMs: 10_000, allowedExitCodes: [0, 2] });
+    const r = await runCommand(["node", "-e", "process.exit(2)"], {
+      timeoutMs: 10_000,
+      allowedExitCodes: [0, 2],
+    });
     expect(r.exitCode).toBe(2);
   });
 
@@ -45,10 +54,17 @@ describe("runCommand", () => {
   });
 
   it("kills on timeout, escalating to SIGKILL when SIGTERM is ignored", async () => {
-    const p = runCommand(["node", "-e", "process.on('SIGTERM', () => {}); console.log('started'); setInterval(() => {}, 1000)"], {
-      timeoutMs: 500,
-      killGraceMs: 300,
-    });
+    const p = runCommand(
+      [
+        "node",
+        "-e",
+        "process.on('SIGTERM', () => {}); console.log('started'); setInterval(() => {}, 1000)",
+      ],
+      {
+        timeoutMs: 500,
+        killGraceMs: 300,
+      },
+    );
     const e = (await p.catch((x: unknown) => x)) as CommandTimeoutError;
     expect(e).toBeInstanceOf(CommandTimeoutError);
     expect(e.timeoutMs).toBe(500);
@@ -68,22 +84,29 @@ describe("runCommand", () => {
   });
 
   it("reports a signal it did not send", async () => {
-    const p = runCommand(["node", "-e", "process.kill(process.pid, 'SIGSEGV')"], { timeoutMs: 10_000 });
+    const p = runCommand(["node", "-e", "process.kill(process.pid, 'SIGSEGV')"], {
+      timeoutMs: 10_000,
+    });
     const e = (await p.catch((x: unknown) => x)) as CommandSignalError;
     expect(e).toBeInstanceOf(CommandSignalError);
     expect(e.signal).toBe("SIGSEGV");
   });
 
   it("kills a process that prints more than maxOutputBytes", async () => {
-    const p = runCommand(["node", "-e", "setInterval(() => process.stdout.write('x'.repeat(4096)), 1)"], {
-      timeoutMs: 10_000,
-      maxOutputBytes: 64 * 1024,
-    });
+    const p = runCommand(
+      ["node", "-e", "setInterval(() => process.stdout.write('x'.repeat(4096)), 1)"],
+      {
+        timeoutMs: 10_000,
+        maxOutputBytes: 64 * 1024,
+      },
+    );
     await expect(p).rejects.toBeInstanceOf(CommandOutputTooLargeError);
   });
 
   it("gives CommandSpawnError for a missing binary", async () => {
-    const e = (await runCommand(["/nonexistent/bin/x"], { timeoutMs: 1000 }).catch((x: unknown) => x)) as CommandSpawnError;
+    const e = (await runCommand(["/nonexistent/bin/x"], { timeoutMs: 1000 }).catch(
+      (x: unknown) => x,
+    )) as CommandSpawnError;
     expect(e).toBeInstanceOf(CommandSpawnError);
     expect(e.code).toBe("ENOENT");
   });

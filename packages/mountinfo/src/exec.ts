@@ -141,7 +141,12 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
         return;
       }
       finish(() => {
-        const result = { stdout: text(out), stderr: text(err), exitCode: code, durationMs: performance.now() - started };
+        const result = {
+          stdout: text(out),
+          stderr: text(err),
+          exitCode: code,
+          durationMs: performance.now() - started,
+        };
         if (allowed.includes(code)) resolve(result);
         else reject(new CommandFailedError(argv, code, result.stdout, result.stderr));
       });

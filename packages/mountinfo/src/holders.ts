@@ -31,7 +31,10 @@ export async function findHolders(q: HolderQuery): Promise<MountHolder[]> {
 
   if (!q.blockDevice) {
     const seen = new Set<string>();
-    for (const m of [...q.table.mountsUnder(q.entry.mountPoint), ...q.table.byDevice(q.entry.major, q.entry.minor)]) {
+    for (const m of [
+      ...q.table.mountsUnder(q.entry.mountPoint),
+      ...q.table.byDevice(q.entry.major, q.entry.minor),
+    ]) {
       if (own.has(m.mountPoint) || seen.has(m.mountPoint)) continue;
       seen.add(m.mountPoint);
       holders.push({ kind: "mount", path: m.mountPoint });
@@ -39,7 +42,14 @@ export async function findHolders(q: HolderQuery): Promise<MountHolder[]> {
   }
 
   const target: DeviceNumber = q.blockDevice ?? { major: q.entry.major, minor: q.entry.minor };
-  holders.push(...(await processHolders(target, q.blockDevice !== undefined, q.procRoot ?? "/proc", q.budgetMs ?? 5000)));
+  holders.push(
+    ...(await processHolders(
+      target,
+      q.blockDevice !== undefined,
+      q.procRoot ?? "/proc",
+      q.budgetMs ?? 5000,
+    )),
+  );
   return holders;
 }
 
@@ -79,7 +89,10 @@ export async function processHolders(
     found.push({
       kind: "process",
       pid: Number(pid),
-      command: await readFile(path.join(base, "comm"), "utf8").then((s) => s.trim(), () => undefined),
+      command: await readFile(path.join(base, "comm"), "utf8").then(
+        (s) => s.trim(),
+        () => undefined,
+      ),
       path: await readlink(link).catch(() => link),
     });
   }

@@ -4,7 +4,7 @@ export * from "./errors.js";
 export { runCommand, type RunOptions, type RunResult } from "./exec.js";
 export {
   MountTable,
-  type MountEntry,
+  MountEntry,
   type BindMountQuery,
   parseMountinfo,
   parseMountinfoLine,
@@ -26,6 +26,7 @@ export {
   type NvmeNamespace,
   type NvmePath,
   type NvmeSubsystem,
+  type SysfsDetail,
   parseAddress,
   readNvmeSysfs,
 } from "./sysfs.js";

@@ -4,14 +4,22 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { CommandFailedError, DeviceResolver, FormatRefusedError, MountBusyError, Mounter } from "./index.js";
+import {
+  CommandFailedError,
+  DeviceResolver,
+  FormatRefusedError,
+  MountBusyError,
+  Mounter,
+} from "./index.js";
 import { type LoopDevice, LoopWorld } from "./test-support/loop-world.js";
 
 const NQN = "nqn.2000-02.com.mikrotik:pvc-int-mounter";
 const CAP_SYS_RESOURCE = 24;
 
 function hasCapability(bit: number): boolean {
-  const line = readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith("CapEff:"));
+  const line = readFileSync("/proc/self/status", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("CapEff:"));
   return ((BigInt(`0x${line?.split(/\s+/)[1] ?? "0"}`) >> BigInt(bit)) & 1n) === 1n;
 }
 
@@ -30,11 +38,17 @@ afterEach(async () => {
 });
 
 /** A namespace nvme0n1 of NQN backed by a loop device, visible through the fake sysfs + dev root. */
-async function connectedVolume(sizeMiB: number): Promise<{ loop: LoopDevice; devPath: string; head: string }> {
+async function connectedVolume(
+  sizeMiB: number,
+): Promise<{ loop: LoopDevice; devPath: string; head: string }> {
   const loop = await world.attach(world.backingFile("vol.img", sizeMiB));
   world.sysfs.addSubsystem("nvme-subsys0", NQN);
   world.sysfs.addController("nvme0", { nqn: NQN, subsystem: "nvme-subsys0" });
-  const head = world.sysfs.addHead("nvme-subsys0", "nvme0n1", { dev: loop, sizeBytes: world.realSize(loop), nsid: 1 });
+  const head = world.sysfs.addHead("nvme-subsys0", "nvme0n1", {
+    dev: loop,
+    sizeBytes: world.realSize(loop),
+    nsid: 1,
+  });
   world.sysfs.addPath("nvme0", "nvme0c0n1");
   const devPath = await world.mknod("nvme0n1", loop);
   return { loop, devPath, head };
@@ -45,7 +59,12 @@ describe("Mounter on real loop devices", () => {
     const { devPath, loop } = await connectedVolume(64);
     const resolver = new DeviceResolver({ sysfsRoot: world.sysfs.root, devRoot: world.devRoot });
     const dev = await resolver.resolve(NQN);
-    expect(dev).toMatchObject({ devPath, major: loop.major, minor: loop.minor, sizeBytes: 64 * 2 ** 20 });
+    expect(dev).toMatchObject({
+      devPath,
+      major: loop.major,
+      minor: loop.minor,
+      sizeBytes: 64 * 2 ** 20,
+    });
 
     await mounter.format(dev!.devPath, "ext4");
     expect((await mounter.probe(dev!.devPath))?.type).toBe("ext4");
@@ -66,7 +85,12 @@ describe("Mounter on real loop devices", () => {
     expect(readFileSync(path.join(staging, "hello.txt"), "utf8")).toBe("through the bind");
     expect(() => writeFileSync(path.join(ro, "nope.txt"), "x")).toThrow(/EROFS|read-only/);
     const t2 = await mounter.mountTable();
-    expect(t2.bindMountsOf(t2.byMountPoint(staging)!).map((e) => e.mountPoint).sort()).toEqual([rw, ro].sort());
+    expect(
+      t2
+        .bindMountsOf(t2.byMountPoint(staging)!)
+        .map((e) => e.mountPoint)
+        .sort(),
+    ).toEqual([rw, ro].sort());
     expect(t2.byMountPoint(ro)!.mountOptions).toContain("ro");
 
     const s = await mounter.statfs(rw);
@@ -114,7 +138,9 @@ describe("Mounter on real loop devices", () => {
         // ext4 online resize (EXT4_IOC_RESIZE_FS) needs CAP_SYS_RESOURCE in the initial user
         // namespace; containers often drop it. Then the failure must surface, typed, with the
         // tool's reason — and the filesystem must be untouched.
-        const e = (await mounter.resize(devPath, staging, fsType).catch((x: unknown) => x)) as CommandFailedError;
+        const e = (await mounter
+          .resize(devPath, staging, fsType)
+          .catch((x: unknown) => x)) as CommandFailedError;
         expect(e).toBeInstanceOf(CommandFailedError);
         expect(e.message).toMatch(/Permission denied to resize/);
         expect((await mounter.statfs(staging)).totalBytes).toBe(before.totalBytes);
@@ -149,7 +175,9 @@ describe("Mounter on real loop devices", () => {
 
     const e = (await mounter.unmount(staging).catch((x: unknown) => x)) as MountBusyError;
     expect(e).toBeInstanceOf(MountBusyError);
-    expect(e.holders).toContainEqual(expect.objectContaining({ kind: "process", pid: child.pid, command: "sleep" }));
+    expect(e.holders).toContainEqual(
+      expect.objectContaining({ kind: "process", pid: child.pid, command: "sleep" }),
+    );
     expect(e.message).toContain(`pid ${child.pid}`);
     expect(await mounter.isMountPoint(staging)).toBe(true);
 

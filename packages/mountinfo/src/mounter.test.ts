@@ -67,7 +67,9 @@ describe("Mounter.format and probe (on image files)", () => {
 
   it("refuses a missing device and a zero-sized one, although blkid exits 2 for both", async () => {
     const dir = tempDir();
-    await expect(mounter.format(path.join(dir, "missing"), "ext4")).rejects.toBeInstanceOf(FormatRefusedError);
+    await expect(mounter.format(path.join(dir, "missing"), "ext4")).rejects.toBeInstanceOf(
+      FormatRefusedError,
+    );
     const empty = path.join(dir, "zero.img");
     writeFileSync(empty, "");
     await expect(mounter.format(empty, "ext4")).rejects.toBeInstanceOf(FormatRefusedError);
@@ -100,11 +102,19 @@ describe("Mounter.format and probe (on image files)", () => {
   });
 
   it("rejects unsupported filesystems and relative paths before running anything", async () => {
-    await expect(mounter.format("/dev/null", "btrfs")).rejects.toBeInstanceOf(UnsupportedFilesystemError);
+    await expect(mounter.format("/dev/null", "btrfs")).rejects.toBeInstanceOf(
+      UnsupportedFilesystemError,
+    );
     await expect(mounter.format("-rf", "ext4")).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(mounter.mount("/dev/x", "rel/target", "ext4")).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(mounter.mount("/dev/x", "/t", "ext4 -o x")).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(mounter.mount("/dev/x", "/t", "ext4", ["a,b"])).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(mounter.mount("/dev/x", "rel/target", "ext4")).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await expect(mounter.mount("/dev/x", "/t", "ext4 -o x")).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await expect(mounter.mount("/dev/x", "/t", "ext4", ["a,b"])).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
   });
 });
 
@@ -136,25 +146,75 @@ describe("holders", () => {
     const dev = splitDevT(statSync(file, { bigint: true }).dev);
     const holders = await processHolders(dev, false);
     expect(holders.map((h) => h.pid)).toContain(child.pid);
-    expect(holders.find((h) => h.pid === child.pid)).toMatchObject({ kind: "process", command: "sleep", path: file });
+    expect(holders.find((h) => h.pid === child.pid)).toMatchObject({
+      kind: "process",
+      command: "sleep",
+      path: file,
+    });
   });
 
   it("counts other mounts of the filesystem and submounts, except our own", async () => {
     const table = new MountTable(
       parseMountinfo(
         [
-          mountinfoLine({ mountId: 1, parentId: 0, major: 8, minor: 1, mountPoint: "/", fsType: "ext4", source: "/dev/sda1" }),
-          mountinfoLine({ mountId: 10, parentId: 1, major: 7, minor: 250, mountPoint: "/staging", fsType: "ext4", source: "/dev/x" }),
-          mountinfoLine({ mountId: 11, parentId: 1, major: 7, minor: 250, mountPoint: "/pod/a", fsType: "ext4", source: "/dev/x" }),
-          mountinfoLine({ mountId: 12, parentId: 1, major: 7, minor: 250, root: "/sub", mountPoint: "/pod/b", fsType: "ext4", source: "/dev/x" }),
-          mountinfoLine({ mountId: 13, parentId: 10, major: 0, minor: 99, mountPoint: "/staging/inner", fsType: "tmpfs", source: "tmpfs" }),
+          mountinfoLine({
+            mountId: 1,
+            parentId: 0,
+            major: 8,
+            minor: 1,
+            mountPoint: "/",
+            fsType: "ext4",
+            source: "/dev/sda1",
+          }),
+          mountinfoLine({
+            mountId: 10,
+            parentId: 1,
+            major: 7,
+            minor: 250,
+            mountPoint: "/staging",
+            fsType: "ext4",
+            source: "/dev/x",
+          }),
+          mountinfoLine({
+            mountId: 11,
+            parentId: 1,
+            major: 7,
+            minor: 250,
+            mountPoint: "/pod/a",
+            fsType: "ext4",
+            source: "/dev/x",
+          }),
+          mountinfoLine({
+            mountId: 12,
+            parentId: 1,
+            major: 7,
+            minor: 250,
+            root: "/sub",
+            mountPoint: "/pod/b",
+            fsType: "ext4",
+            source: "/dev/x",
+          }),
+          mountinfoLine({
+            mountId: 13,
+            parentId: 10,
+            major: 0,
+            minor: 99,
+            mountPoint: "/staging/inner",
+            fsType: "tmpfs",
+            source: "tmpfs",
+          }),
         ].join("\n"),
       ),
     );
     const entry = table.byMountId(10)!;
     const all = await findHolders({ entry, table, budgetMs: 0 });
     expect(all.map((h) => h.path).sort()).toEqual(["/pod/a", "/pod/b", "/staging/inner"]);
-    const notOurs = await findHolders({ entry, table, ownMounts: ["/pod/a", "/pod/b"], budgetMs: 0 });
+    const notOurs = await findHolders({
+      entry,
+      table,
+      ownMounts: ["/pod/a", "/pod/b"],
+      budgetMs: 0,
+    });
     expect(notOurs.map((h) => h.path)).toEqual(["/staging/inner"]);
   });
 });
@@ -165,7 +225,15 @@ describe("Mounter.isMountPoint", () => {
     mkdirSync(path.join(procRoot, "self"));
     writeFileSync(
       path.join(procRoot, "self", "mountinfo"),
-      mountinfoLine({ mountId: 1, parentId: 0, major: 8, minor: 1, mountPoint: "/a b", fsType: "ext4", source: "/dev/sda1" }) + "\n",
+      mountinfoLine({
+        mountId: 1,
+        parentId: 0,
+        major: 8,
+        minor: 1,
+        mountPoint: "/a b",
+        fsType: "ext4",
+        source: "/dev/sda1",
+      }) + "\n",
     );
     const m = new Mounter({ procRoot });
     expect(await m.isMountPoint("/a b")).toBe(true);

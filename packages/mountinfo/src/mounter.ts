@@ -130,10 +130,16 @@ export class Mounter {
   }
 
   /** mount -t <fsType> [-o <options>] <source> <target>; creates the target directory. */
-  async mount(source: string, target: string, fsType: string, options: readonly string[] = []): Promise<void> {
+  async mount(
+    source: string,
+    target: string,
+    fsType: string,
+    options: readonly string[] = [],
+  ): Promise<void> {
     absolute(source, "source");
     absolute(target, "target");
-    if (!/^[a-z0-9._-]+$/i.test(fsType)) throw new InvalidArgumentError(`bad filesystem type ${JSON.stringify(fsType)}`);
+    if (!/^[a-z0-9._-]+$/i.test(fsType))
+      throw new InvalidArgumentError(`bad filesystem type ${JSON.stringify(fsType)}`);
     checkOptions(options);
     await mkdir(target, { recursive: true });
     const argv = [this.bin.mount, "-t", fsType];
@@ -205,7 +211,11 @@ export class Mounter {
   }
 
   /** Holders of the mount at `entry` other than `ownMounts`. */
-  async holders(entry: MountEntry, table: MountTable, ownMounts?: readonly string[]): Promise<MountHolder[]> {
+  async holders(
+    entry: MountEntry,
+    table: MountTable,
+    ownMounts?: readonly string[],
+  ): Promise<MountHolder[]> {
     let blockDevice: DeviceNumber | undefined;
     try {
       // a device node bound onto a file: the identity is the node's rdev
@@ -227,11 +237,21 @@ export class Mounter {
   async probe(device: string): Promise<ProbeResult | undefined> {
     absolute(device, "device");
     const size = await this.probeableSize(device);
-    if (size === 0) throw new DeviceNotFoundError(device, "size is 0 (not ready, or a detached device)");
-    const r = await this.run([this.bin.blkid, "-p", "-o", "export", device], this.timeouts.blkid, [0, 2]);
+    if (size === 0)
+      throw new DeviceNotFoundError(device, "size is 0 (not ready, or a detached device)");
+    const r = await this.run(
+      [this.bin.blkid, "-p", "-o", "export", device],
+      this.timeouts.blkid,
+      [0, 2],
+    );
     if (r.exitCode === 2) {
       if (r.stderr.trim() !== "") {
-        throw new CommandFailedError([this.bin.blkid, "-p", "-o", "export", device], 2, r.stdout, r.stderr);
+        throw new CommandFailedError(
+          [this.bin.blkid, "-p", "-o", "export", device],
+          2,
+          r.stdout,
+          r.stderr,
+        );
       }
       return undefined;
     }
@@ -273,8 +293,14 @@ export class Mounter {
       throw new FormatRefusedError(device, `blkid did not report an empty device: ${errorText(e)}`);
     }
     if (found) {
-      const what = found.type ?? (found.ptType ? `partition table ${found.ptType}` : JSON.stringify(found.raw));
-      throw new FormatRefusedError(device, `it already contains ${what}`, found.type ?? found.ptType);
+      const what =
+        found.type ??
+        (found.ptType ? `partition table ${found.ptType}` : JSON.stringify(found.raw));
+      throw new FormatRefusedError(
+        device,
+        `it already contains ${what}`,
+        found.type ?? found.ptType,
+      );
     }
     // No -F/-f: mkfs's own signature checks stay on as a second line of defence.
     await this.run([mkfs, ...(options.extraArgs ?? []), device], this.timeouts.mkfs);
@@ -324,7 +350,8 @@ export class Mounter {
     } catch (e) {
       throw new DeviceNotFoundError(devPath, `cannot read ${file}: ${errorText(e)}`);
     }
-    if (!/^\d+$/.test(text)) throw new DeviceNotFoundError(devPath, `unexpected size ${JSON.stringify(text)} in ${file}`);
+    if (!/^\d+$/.test(text))
+      throw new DeviceNotFoundError(devPath, `unexpected size ${JSON.stringify(text)} in ${file}`);
     return Number(text) * 512;
   }
 

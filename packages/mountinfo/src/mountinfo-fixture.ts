@@ -42,7 +42,16 @@ export function mountinfoLine(s: MountinfoLineSpec): string {
  */
 export function generateMountinfo(count: number): string {
   const lines: string[] = [
-    mountinfoLine({ mountId: 1, parentId: 0, major: 254, minor: 0, mountPoint: "/", fsType: "ext4", source: "/dev/vda1", optional: ["shared:1"] }),
+    mountinfoLine({
+      mountId: 1,
+      parentId: 0,
+      major: 254,
+      minor: 0,
+      mountPoint: "/",
+      fsType: "ext4",
+      source: "/dev/vda1",
+      optional: ["shared:1"],
+    }),
   ];
   let id = 2;
   while (lines.length < count) {
@@ -51,19 +60,57 @@ export function generateMountinfo(count: number): string {
     const kind = n % 4;
     if (kind === 0) {
       lines.push(
-        mountinfoLine({ mountId: id++, parentId: 1, major: 0, minor: 20 + (n % 50), mountPoint: `/run/containerd/io.containerd.runtime.v2.task/k8s.io/${n}/rootfs`, fsType: "overlay", source: "overlay", optional: [`shared:${n}`], superOptions: `rw,lowerdir=/var/lib/containerd/l/${n}:/var/lib/containerd/l/base,upperdir=/var/lib/containerd/u/${n},workdir=/var/lib/containerd/w/${n}` }),
+        mountinfoLine({
+          mountId: id++,
+          parentId: 1,
+          major: 0,
+          minor: 20 + (n % 50),
+          mountPoint: `/run/containerd/io.containerd.runtime.v2.task/k8s.io/${n}/rootfs`,
+          fsType: "overlay",
+          source: "overlay",
+          optional: [`shared:${n}`],
+          superOptions: `rw,lowerdir=/var/lib/containerd/l/${n}:/var/lib/containerd/l/base,upperdir=/var/lib/containerd/u/${n},workdir=/var/lib/containerd/w/${n}`,
+        }),
       );
     } else if (kind === 1) {
       lines.push(
-        mountinfoLine({ mountId: id++, parentId: 1, major: 259, minor: n, mountPoint: `/var/lib/kubelet/plugins/kubernetes.io/csi/rds-nvme.csi.dev/${volume}/globalmount`, fsType: "ext4", source: `/dev/nvme${n}n1`, optional: [`shared:${n}`] }),
+        mountinfoLine({
+          mountId: id++,
+          parentId: 1,
+          major: 259,
+          minor: n,
+          mountPoint: `/var/lib/kubelet/plugins/kubernetes.io/csi/rds-nvme.csi.dev/${volume}/globalmount`,
+          fsType: "ext4",
+          source: `/dev/nvme${n}n1`,
+          optional: [`shared:${n}`],
+        }),
       );
     } else if (kind === 2) {
       lines.push(
-        mountinfoLine({ mountId: id++, parentId: 1, major: 259, minor: n - 1, mountPoint: `/var/lib/kubelet/pods/${n}/volumes/kubernetes.io~csi/${volume}/mount`, fsType: "ext4", source: `/dev/nvme${n - 1}n1`, optional: [`shared:${n - 1}`] }),
+        mountinfoLine({
+          mountId: id++,
+          parentId: 1,
+          major: 259,
+          minor: n - 1,
+          mountPoint: `/var/lib/kubelet/pods/${n}/volumes/kubernetes.io~csi/${volume}/mount`,
+          fsType: "ext4",
+          source: `/dev/nvme${n - 1}n1`,
+          optional: [`shared:${n - 1}`],
+        }),
       );
     } else {
       lines.push(
-        mountinfoLine({ mountId: id++, parentId: 1, major: 0, minor: 100 + (n % 100), mountPoint: `/var/lib/kubelet/pods/${n}/volumes/kubernetes.io~projected/kube api access`, fsType: "tmpfs", source: "tmpfs", mountOptions: "rw,relatime", superOptions: "rw,size=65536k" }),
+        mountinfoLine({
+          mountId: id++,
+          parentId: 1,
+          major: 0,
+          minor: 100 + (n % 100),
+          mountPoint: `/var/lib/kubelet/pods/${n}/volumes/kubernetes.io~projected/kube api access`,
+          fsType: "tmpfs",
+          source: "tmpfs",
+          mountOptions: "rw,relatime",
+          superOptions: "rw,size=65536k",
+        }),
       );
     }
   }

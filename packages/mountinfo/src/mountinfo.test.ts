@@ -43,7 +43,11 @@ describe("parseMountinfo", () => {
 
   it("parses master, propagate_from and unbindable", () => {
     expect(entries[2]).toMatchObject({ master: 1, root: "/mnt1", mountPoint: "/mnt/parent" });
-    expect(entries[8]).toMatchObject({ propagateFrom: 7, unbindable: true, optionalFields: ["propagate_from:7", "unbindable"] });
+    expect(entries[8]).toMatchObject({
+      propagateFrom: 7,
+      unbindable: true,
+      optionalFields: ["propagate_from:7", "unbindable"],
+    });
   });
 
   it("decodes space, tab, newline and backslash escapes", () => {
@@ -62,16 +66,35 @@ describe("parseMountinfo", () => {
   it("handles overlay, fuse subtypes and sources with spaces", () => {
     expect(entries[6]).toMatchObject({ fsType: "overlay", source: "overlay" });
     expect(entries[6].superOptions).toContain("lowerdir=/l1:/l2");
-    expect(entries[7]).toMatchObject({ fsType: "fuse.sshfs", fsBaseType: "fuse", fsSubtype: "sshfs", source: "u@host:/srv data" });
+    expect(entries[7]).toMatchObject({
+      fsType: "fuse.sshfs",
+      fsBaseType: "fuse",
+      fsSubtype: "sshfs",
+      source: "u@host:/srv data",
+    });
   });
 
   it("keeps an empty source", () => {
-    expect(entries[8]).toMatchObject({ fsType: "tmpfs", source: "", superOptions: ["rw", "size=1024k"] });
+    expect(entries[8]).toMatchObject({
+      fsType: "tmpfs",
+      source: "",
+      superOptions: ["rw", "size=1024k"],
+    });
   });
 
   it("round-trips the fixture writer's escaping for every odd character", () => {
     const odd = "/mnt/a b\tc\nd\\e";
-    const [e] = parseMountinfo(mountinfoLine({ mountId: 9, parentId: 1, major: 8, minor: 1, mountPoint: odd, fsType: "xfs", source: "/dev/x y" }));
+    const [e] = parseMountinfo(
+      mountinfoLine({
+        mountId: 9,
+        parentId: 1,
+        major: 8,
+        minor: 1,
+        mountPoint: odd,
+        fsType: "xfs",
+        source: "/dev/x y",
+      }),
+    );
     expect(e.mountPoint).toBe(odd);
     expect(e.source).toBe("/dev/x y");
     expect(escapeMountinfo(odd)).not.toMatch(/[ \t\n]/);
@@ -115,7 +138,10 @@ describe("parseMountinfo", () => {
     const all = parseMountinfo(text);
     expect(all).toHaveLength(10_000);
     const t = new MountTable(all);
-    expect(t.byMountPoint("/var/lib/kubelet/pods/7/volumes/kubernetes.io~projected/kube api access")?.fsType).toBe("tmpfs");
+    expect(
+      t.byMountPoint("/var/lib/kubelet/pods/7/volumes/kubernetes.io~projected/kube api access")
+        ?.fsType,
+    ).toBe("tmpfs");
     expect(t.byDevice(259, 5).map((e) => e.mountPoint)).toHaveLength(2);
   });
 });

@@ -10,34 +10,62 @@ import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { MountinfoParseError } from "./errors.js";
 
-export interface MountEntry {
-  mountId: number;
-  parentId: number;
-  major: number;
-  minor: number;
-  /** root of the mount within its filesystem: "/" for a normal mount, a subdir for a bind of it */
-  root: string;
-  mountPoint: string;
+/**
+ * One mountinfo line. The option lists are split on first use: splitting every line's options
+ * (overlay's are long) was most of the parse time of a large table, and most lookups never
+ * look at them. Being a class, an entry loses these getters when spread ({...e}).
+ */
+export class MountEntry {
+  private mountOptionsList?: string[];
+  private superOptionsList?: string[];
+
+  constructor(
+    readonly mountId: number,
+    readonly parentId: number,
+    readonly major: number,
+    readonly minor: number,
+    /** root of the mount within its filesystem: "/" for a normal mount, a subdir for a bind */
+    readonly root: string,
+    readonly mountPoint: string,
+    /** per-mount options as printed, e.g. "rw,nosuid,relatime" */
+    readonly mountOptionsText: string,
+    /** raw optional fields (shared:N, master:N, propagate_from:N, unbindable, unknown tags) */
+    readonly optionalFields: string[],
+    readonly shared: number | undefined,
+    readonly master: number | undefined,
+    readonly propagateFrom: number | undefined,
+    readonly unbindable: boolean,
+    /** full type as printed, e.g. "ext4", "fuse.sshfs" */
+    readonly fsType: string,
+    /** may be "" */
+    readonly source: string,
+    /** super block options as printed */
+    readonly superOptionsText: string,
+    /** 1-based line number in the file it came from */
+    readonly line: number,
+  ) {}
+
   /** per-mount options (rw/ro, nosuid, relatime, ...) */
-  mountOptions: string[];
-  /** optional fields, parsed */
-  shared?: number;
-  master?: number;
-  propagateFrom?: number;
-  unbindable: boolean;
-  /** raw optional fields, for anything we do not model */
-  optionalFields: string[];
-  /** full type as printed, e.g. "ext4", "fuse.sshfs" */
-  fsType: string;
+  get mountOptions(): string[] {
+    return (this.mountOptionsList ??= this.mountOptionsText.split(","));
+  }
+
+  get superOptions(): string[] {
+    return (this.superOptionsList ??=
+      this.superOptionsText === "" ? [] : this.superOptionsText.split(","));
+  }
+
   /** the part before "." (fuse for fuse.sshfs) */
-  fsBaseType: string;
+  get fsBaseType(): string {
+    const dot = this.fsType.indexOf(".");
+    return dot === -1 ? this.fsType : this.fsType.slice(0, dot);
+  }
+
   /** the part after "." (sshfs for fuse.sshfs), if any */
-  fsSubtype?: string;
-  /** may be "" */
-  source: string;
-  superOptions: string[];
-  /** 1-based line number in the file it came from */
-  line: number;
+  get fsSubtype(): string | undefined {
+    const dot = this.fsType.indexOf(".");
+    return dot === -1 ? undefined : this.fsType.slice(dot + 1);
+  }
 }
 
 export function isReadOnly(entry: MountEntry): boolean {
@@ -65,7 +93,17 @@ export function parseMountinfo(text: string): MountEntry[] {
   return entries;
 }
 
-const INT = /^\d+$/;
+/** Non-negative decimal, or -1 if `s` is empty or has a non-digit (no regex: this is hot). */
+function toInt(s: string): number {
+  if (s.length === 0 || s.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
 
 export function parseMountinfoLine(line: string, lineNo = 1): MountEntry {
   const f = line.split(" ");
@@ -77,86 +115,105 @@ export function parseMountinfoLine(line: string, lineNo = 1): MountEntry {
   if (sep === -1) fail('no "-" separator after the optional fields');
   if (f.length !== sep + 4) fail(`expected 3 fields after "-", found ${f.length - sep - 1}`);
 
-  const [idS, parentS, devS, rootS, mpS, optsS] = f as [string, string, string, string, string, string];
-  if (!INT.test(idS)) fail("mount id is not a number");
-  if (!INT.test(parentS)) fail("parent id is not a number");
+  const mountId = toInt(f[0]);
+  const parentId = toInt(f[1]);
+  if (mountId < 0) fail("mount id is not a number");
+  if (parentId < 0) fail("parent id is not a number");
+  const devS = f[2];
   const colon = devS.indexOf(":");
-  const majS = devS.slice(0, colon);
-  const minS = devS.slice(colon + 1);
-  if (colon <= 0 || !INT.test(majS) || !INT.test(minS)) fail("major:minor is malformed");
+  const major = colon > 0 ? toInt(devS.slice(0, colon)) : -1;
+  const minor = colon > 0 ? toInt(devS.slice(colon + 1)) : -1;
+  if (major < 0 || minor < 0) fail("major:minor is malformed");
+  const rootS = f[3];
+  const mpS = f[4];
+  const optsS = f[5];
   if (rootS === "") fail("root is empty");
   if (mpS === "") fail("mount point is empty");
   if (optsS === "") fail("mount options are empty");
 
-  const entry: MountEntry = {
-    mountId: Number(idS),
-    parentId: Number(parentS),
-    major: Number(majS),
-    minor: Number(minS),
-    root: unescapeField(rootS, fail),
-    mountPoint: unescapeField(mpS, fail),
-    mountOptions: optsS.split(","),
-    unbindable: false,
-    optionalFields: [],
-    fsType: "",
-    fsBaseType: "",
-    source: "",
-    superOptions: [],
-    line: lineNo,
-  };
-
+  let shared: number | undefined;
+  let master: number | undefined;
+  let propagateFrom: number | undefined;
+  let unbindable = false;
+  const optionalFields: string[] = [];
   for (let i = 6; i < sep; i++) {
     const opt = f[i];
     if (opt === "") fail("empty optional field");
-    entry.optionalFields.push(opt);
-    if (opt === "unbindable") entry.unbindable = true;
-    else {
-      const c = opt.indexOf(":");
-      const key = c === -1 ? opt : opt.slice(0, c);
-      const val = c === -1 ? "" : opt.slice(c + 1);
-      if (key === "shared" || key === "master" || key === "propagate_from") {
-        if (!INT.test(val)) fail(`optional field ${opt} has no numeric peer group`);
-        const n = Number(val);
-        if (key === "shared") entry.shared = n;
-        else if (key === "master") entry.master = n;
-        else entry.propagateFrom = n;
-      }
-      // unknown tags are kept in optionalFields: proc(5) says to skip them
+    optionalFields.push(opt);
+    if (opt === "unbindable") {
+      unbindable = true;
+      continue;
     }
+    const c = opt.indexOf(":");
+    const key = c === -1 ? opt : opt.slice(0, c);
+    if (key === "shared" || key === "master" || key === "propagate_from") {
+      const n = c === -1 ? -1 : toInt(opt.slice(c + 1));
+      if (n < 0) fail(`optional field ${opt} has no numeric peer group`);
+      if (key === "shared") shared = n;
+      else if (key === "master") master = n;
+      else propagateFrom = n;
+    }
+    // unknown tags are kept in optionalFields: proc(5) says to skip them
   }
 
   const fsType = unescapeField(f[sep + 1], fail);
   if (fsType === "") fail("filesystem type is empty");
-  const dot = fsType.indexOf(".");
-  entry.fsType = fsType;
-  entry.fsBaseType = dot === -1 ? fsType : fsType.slice(0, dot);
-  if (dot !== -1) entry.fsSubtype = fsType.slice(dot + 1);
-  entry.source = unescapeField(f[sep + 2], fail);
-  const superS = f[sep + 3];
-  entry.superOptions = superS === "" ? [] : superS.split(",");
-  return entry;
+  return new MountEntry(
+    mountId,
+    parentId,
+    major,
+    minor,
+    unescapeField(rootS, fail),
+    unescapeField(mpS, fail),
+    optsS,
+    optionalFields,
+    shared,
+    master,
+    propagateFrom,
+    unbindable,
+    fsType,
+    unescapeField(f[sep + 2], fail),
+    f[sep + 3],
+    lineNo,
+  );
 }
 
-/** Decode the kernel's \ooo escapes. A backslash not followed by three octal digits is malformed. */
+/** Decode the kernel's \\ooo escapes. A backslash not followed by three octal digits is malformed. */
 function unescapeField(s: string, fail: (reason: string) => never): string {
-  if (!s.includes("\\")) return s;
-  const bytes: number[] = [];
-  let plainFrom = 0;
-  const out: Buffer[] = [];
-  for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) !== 0x5c) continue;
-    const o = s.slice(i + 1, i + 4);
-    if (!/^[0-3][0-7]{2}$/.test(o)) fail(`bad escape ${JSON.stringify(s.slice(i, i + 4))}`);
-    if (i > plainFrom) out.push(Buffer.from(s.slice(plainFrom, i), "utf8"));
-    bytes.length = 0;
-    bytes.push(parseInt(o, 8));
-    out.push(Buffer.from(bytes));
-    i += 3;
-    plainFrom = i + 1;
+  if (s.indexOf("\\") === -1) return s;
+  let out = "";
+  let from = 0;
+  let highBytes = false;
+  for (let i = s.indexOf("\\"); i !== -1; i = s.indexOf("\\", from)) {
+    const d0 = s.charCodeAt(i + 1) - 48;
+    const d1 = s.charCodeAt(i + 2) - 48;
+    const d2 = s.charCodeAt(i + 3) - 48;
+    if (!(d0 >= 0 && d0 <= 3 && d1 >= 0 && d1 <= 7 && d2 >= 0 && d2 <= 7)) {
+      fail(`bad escape ${JSON.stringify(s.slice(i, i + 4))}`);
+    }
+    const byte = d0 * 64 + d1 * 8 + d2;
+    if (byte >= 0x80) highBytes = true;
+    out += s.slice(from, i) + String.fromCharCode(byte);
+    from = i + 4;
   }
-  if (plainFrom < s.length) out.push(Buffer.from(s.slice(plainFrom), "utf8"));
-  // Escapes are bytes: decode the joined bytes as UTF-8 so an escaped multi-byte char survives.
-  return Buffer.concat(out).toString("utf8");
+  out += s.slice(from);
+  // Escapes are bytes. If one was >= 0x80 it is part of a multi-byte UTF-8 sequence: rebuild
+  // the bytes (unescaped text as UTF-8, escaped bytes as themselves) and decode them together.
+  return highBytes ? bytesOf(s).toString("utf8") : out;
+}
+
+function bytesOf(s: string): Buffer {
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let i = s.indexOf("\\"); i !== -1; i = s.indexOf("\\", from)) {
+    parts.push(
+      Buffer.from(s.slice(from, i), "utf8"),
+      Buffer.of(parseInt(s.slice(i + 1, i + 4), 8)),
+    );
+    from = i + 4;
+  }
+  parts.push(Buffer.from(s.slice(from), "utf8"));
+  return Buffer.concat(parts);
 }
 
 export interface BindMountQuery {
@@ -249,7 +306,10 @@ function group<K>(entries: readonly MountEntry[], key: (e: MountEntry) => K): Ma
 }
 
 /** Read `<procRoot>/<pid>/mountinfo` once and parse it. */
-export async function readMountTable(procRoot = "/proc", pid: number | "self" = "self"): Promise<MountTable> {
+export async function readMountTable(
+  procRoot = "/proc",
+  pid: number | "self" = "self",
+): Promise<MountTable> {
   const text = await readFile(path.join(procRoot, String(pid), "mountinfo"), "utf8");
   return new MountTable(parseMountinfo(text));
 }

@@ -134,7 +134,9 @@ export class Recoverer {
         const e = now.byMountPoint(t.target);
         if (e && sameDev(e, device)) continue; // already done by an earlier attempt
         if (e) await this.mounter.unmount(t.target, { ownMounts: own });
-        await this.mounter.bindMount(path.join(stagingPath, t.subPath), t.target, { readonly: t.readonly });
+        await this.mounter.bindMount(path.join(stagingPath, t.subPath), t.target, {
+          readonly: t.readonly,
+        });
         rebound.push(t);
       }
       return { device, previousDevice: plan.previousDevice, remountedStaging, rebound };
@@ -164,12 +166,18 @@ export class Recoverer {
   }
 
   /** What to restore, decided once from the stale state (later attempts see it half undone). */
-  private planFilesystem(table: MountTable, stagingPath: string, req: FilesystemRecoveryRequest): FsPlan {
+  private planFilesystem(
+    table: MountTable,
+    stagingPath: string,
+    req: FilesystemRecoveryRequest,
+  ): FsPlan {
     const staging = table.byMountPoint(stagingPath);
     const previousDevice = staging ? { major: staging.major, minor: staging.minor } : req.oldDevice;
     const fsType = req.fsType ?? staging?.fsType;
     if (!fsType) {
-      throw new InvalidArgumentError(`${stagingPath} is not mounted and no fsType was given: cannot restore it`);
+      throw new InvalidArgumentError(
+        `${stagingPath} is not mounted and no fsType was given: cannot restore it`,
+      );
     }
     let sources: MountEntry[] = [];
     if (staging) sources = table.bindMountsOf(staging, { subtrees: true });
@@ -200,10 +208,15 @@ export class Recoverer {
     };
   }
 
-  private async planBlock(table: MountTable, req: BlockRecoveryRequest): Promise<{ target: string; readonly: boolean }[]> {
+  private async planBlock(
+    table: MountTable,
+    req: BlockRecoveryRequest,
+  ): Promise<{ target: string; readonly: boolean }[]> {
     const candidates = req.targets
       ? req.targets.map(absolute)
-      : table.entries.map((e) => e.mountPoint).filter((p) => isInside(p, absolute(req.discoverUnder!)));
+      : table.entries
+          .map((e) => e.mountPoint)
+          .filter((p) => isInside(p, absolute(req.discoverUnder!)));
     const out: { target: string; readonly: boolean }[] = [];
     for (const p of new Set(candidates)) {
       const e = table.byMountPoint(p);
@@ -235,7 +248,8 @@ export class Recoverer {
       } catch (e) {
         attemptErrors.push(e instanceof Error ? e.message : String(e));
         // In use or a bad request: waiting does not change the answer; say so at once.
-        const final = e instanceof MountBusyError || e instanceof InvalidArgumentError || n >= this.maxAttempts;
+        const final =
+          e instanceof MountBusyError || e instanceof InvalidArgumentError || n >= this.maxAttempts;
         if (final) throw new RecoveryFailedError(what, n, e);
       }
       await sleep(this.backoffMs(n), signal);
@@ -253,7 +267,8 @@ async function rdevOf(p: string): Promise<DeviceNumber | undefined> {
 }
 
 function absolute(p: string): string {
-  if (!path.isAbsolute(p)) throw new InvalidArgumentError(`path must be absolute, got ${JSON.stringify(p)}`);
+  if (!path.isAbsolute(p))
+    throw new InvalidArgumentError(`path must be absolute, got ${JSON.stringify(p)}`);
   return path.resolve(p);
 }
 
@@ -270,4 +285,3 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
-

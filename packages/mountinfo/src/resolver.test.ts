@@ -7,7 +7,10 @@ import { hostBlockDevices, linkDevNode, tempDir } from "./test-support/host-devi
 
 const NQN_A = "nqn.2000-02.com.mikrotik:pvc-a";
 const NQN_B = "nqn.2000-02.com.mikrotik:pvc-b";
-const [D0, D1] = hostBlockDevices(2) as [ReturnType<typeof hostBlockDevices>[0], ReturnType<typeof hostBlockDevices>[0]];
+const [D0, D1] = hostBlockDevices(2) as [
+  ReturnType<typeof hostBlockDevices>[0],
+  ReturnType<typeof hostBlockDevices>[0],
+];
 
 function multipathFixture() {
   const root = tempDir();
@@ -16,12 +19,27 @@ function multipathFixture() {
   mkdirSync(devRoot);
   fx.addSubsystem("nvme-subsys0", NQN_A);
   fx.addController("nvme0", { nqn: NQN_A, subsystem: "nvme-subsys0" });
-  fx.addController("nvme1", { nqn: NQN_A, subsystem: "nvme-subsys0", state: "connecting", address: "traddr=10.0.1.5,trsvcid=4420" });
-  const head = fx.addHead("nvme-subsys0", "nvme0n1", { dev: D0, sizeBytes: 4 * 2 ** 30, nsid: 1, uuid: "u-a" });
+  fx.addController("nvme1", {
+    nqn: NQN_A,
+    subsystem: "nvme-subsys0",
+    state: "connecting",
+    address: "traddr=10.0.1.5,trsvcid=4420",
+  });
+  const head = fx.addHead("nvme-subsys0", "nvme0n1", {
+    dev: D0,
+    sizeBytes: 4 * 2 ** 30,
+    nsid: 1,
+    uuid: "u-a",
+  });
   fx.addPath("nvme0", "nvme0c0n1");
   fx.addPath("nvme1", "nvme0c1n1");
   linkDevNode(devRoot, "nvme0n1", D0);
-  return { fx, devRoot, head, resolver: new DeviceResolver({ sysfsRoot: fx.root, devRoot, pollIntervalMs: 50 }) };
+  return {
+    fx,
+    devRoot,
+    head,
+    resolver: new DeviceResolver({ sysfsRoot: fx.root, devRoot, pollIntervalMs: 50 }),
+  };
 }
 
 describe("DeviceResolver.resolve", () => {
@@ -38,8 +56,14 @@ describe("DeviceResolver.resolve", () => {
       kind: "head",
       uuid: "u-a",
     });
-    expect(d!.controllers.map((c) => `${c.name}:${c.state}`).sort()).toEqual(["nvme0:live", "nvme1:connecting"]);
-    expect(d!.controllers.find((c) => c.name === "nvme1")!.address).toEqual({ traddr: "10.0.1.5", trsvcid: "4420" });
+    expect(d!.controllers.map((c) => `${c.name}:${c.state}`).sort()).toEqual([
+      "nvme0:live",
+      "nvme1:connecting",
+    ]);
+    expect(d!.controllers.find((c) => c.name === "nvme1")!.address).toEqual({
+      traddr: "10.0.1.5",
+      trsvcid: "4420",
+    });
   });
 
   it("resolves a plain namespace under its controller only", async () => {
@@ -51,7 +75,13 @@ describe("DeviceResolver.resolve", () => {
     fx.addPlain("nvme3", "nvme3n1", { dev: D1, sizeBytes: 512 * 10 });
     linkDevNode(devRoot, "nvme3n1", D1);
     const d = await new DeviceResolver({ sysfsRoot: fx.root, devRoot }).resolve(NQN_B);
-    expect(d).toMatchObject({ name: "nvme3n1", kind: "plain", sizeBytes: 5120, major: D1.major, minor: D1.minor });
+    expect(d).toMatchObject({
+      name: "nvme3n1",
+      kind: "plain",
+      sizeBytes: 5120,
+      major: D1.major,
+      minor: D1.minor,
+    });
     expect(d!.controllers.map((c) => c.name)).toEqual(["nvme3"]);
   });
 
@@ -119,7 +149,11 @@ describe("DeviceResolver cache", () => {
     rmSync(path.join(devRoot, "nvme0n1"));
     fx.addHead("nvme-subsys0", "nvme0n2", { dev: D1, sizeBytes: 2 ** 30 });
     linkDevNode(devRoot, "nvme0n2", D1);
-    expect(await resolver.resolve(NQN_A)).toMatchObject({ name: "nvme0n2", major: D1.major, minor: D1.minor });
+    expect(await resolver.resolve(NQN_A)).toMatchObject({
+      name: "nvme0n2",
+      major: D1.major,
+      minor: D1.minor,
+    });
   });
 });
 
@@ -142,14 +176,18 @@ describe("DeviceResolver.waitFor", () => {
 
   it("rejects with DeviceWaitTimeoutError", async () => {
     const { resolver } = multipathFixture();
-    await expect(resolver.waitFor(NQN_B, { timeoutMs: 200 })).rejects.toBeInstanceOf(DeviceWaitTimeoutError);
+    await expect(resolver.waitFor(NQN_B, { timeoutMs: 200 })).rejects.toBeInstanceOf(
+      DeviceWaitTimeoutError,
+    );
   });
 
   it("rejects with AbortError when aborted", async () => {
     const { resolver } = multipathFixture();
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
-    const e = (await resolver.waitFor(NQN_B, { timeoutMs: 20_000, signal: ac.signal }).catch((x: unknown) => x)) as Error;
+    const e = (await resolver
+      .waitFor(NQN_B, { timeoutMs: 20_000, signal: ac.signal })
+      .catch((x: unknown) => x)) as Error;
     expect(e.name).toBe("AbortError");
   });
 

@@ -100,14 +100,29 @@ export class DeviceResolver {
       }
     }
     this.stats.misses++;
-    return this.resolveIn(readNvmeSysfs(this.sysfsRoot), nqn);
+    return this.resolveIn(readNvmeSysfs(this.sysfsRoot, "identity"), nqn);
   }
 
-  /** Resolve against an already-read model (one scan for many volumes). Fills the cache. */
+  /**
+   * Resolve against an already-read model (one scan for many volumes; an "identity" scan is
+   * enough: the chosen namespace and its controllers are re-read in full here). Fills the cache.
+   */
   async resolveIn(model: NvmeSysfsModel, nqn: string): Promise<ResolvedDevice | undefined> {
-    const controllers = model.controllersFor(nqn);
-    for (const ns of model.namespacesFor(nqn)) {
-      const owners = ns.kind === "plain" ? controllers.filter((c) => c.sysfsPath === ns.ownerPath) : controllers;
+    const controllers = model
+      .controllersFor(nqn)
+      .map((c) => readController(c.sysfsPath, c.name))
+      .filter((c): c is NvmeController => c !== undefined && c.subsysnqn === nqn);
+    for (const candidate of model.namespacesFor(nqn)) {
+      const ns = readNamespace(
+        candidate.sysfsPath,
+        candidate.name,
+        candidate.kind,
+        candidate.ownerPath,
+        nqn,
+      );
+      if (!ns || !sameDev(ns, candidate)) continue; // changed under us: not this one
+      const owners =
+        ns.kind === "plain" ? controllers.filter((c) => c.sysfsPath === ns.ownerPath) : controllers;
       const dev = await this.withDevNode(ns, owners);
       if (dev) {
         if (this.useCache) this.cache.set(nqn, { ns });
@@ -155,7 +170,10 @@ export class DeviceResolver {
   }
 
   /** The /dev node must exist, be a block device and carry the namespace's number. */
-  private async withDevNode(ns: NvmeNamespace, controllers: NvmeController[]): Promise<ResolvedDevice | undefined> {
+  private async withDevNode(
+    ns: NvmeNamespace,
+    controllers: NvmeController[],
+  ): Promise<ResolvedDevice | undefined> {
     const devPath = path.join(this.devRoot, ns.name);
     const actual = await blockDeviceNumber(devPath);
     if (!sameDev(actual, ns)) return undefined;

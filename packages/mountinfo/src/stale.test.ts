@@ -19,8 +19,24 @@ function world(mounts: { mountPoint: string; major: number; minor: number }[]) {
     writeFileSync(
       path.join(procRoot, "self", "mountinfo"),
       [
-        mountinfoLine({ mountId: 1, parentId: 0, major: 254, minor: 1, mountPoint: "/", fsType: "ext4", source: "/dev/vda1" }),
-        ...list.map((m, i) => mountinfoLine({ mountId: 100 + i, parentId: 1, ...m, fsType: "ext4", source: "/dev/nvme0n1" })),
+        mountinfoLine({
+          mountId: 1,
+          parentId: 0,
+          major: 254,
+          minor: 1,
+          mountPoint: "/",
+          fsType: "ext4",
+          source: "/dev/vda1",
+        }),
+        ...list.map((m, i) =>
+          mountinfoLine({
+            mountId: 100 + i,
+            parentId: 1,
+            ...m,
+            fsType: "ext4",
+            source: "/dev/nvme0n1",
+          }),
+        ),
       ].join("\n") + "\n",
     );
   writeMounts(mounts);
@@ -52,14 +68,23 @@ describe("StaleChecker", () => {
   it("mount_not_found when nothing is mounted there", async () => {
     const { fx, checker } = world([]);
     connected(fx, 0);
-    expect(await checker.check(STAGING, NQN)).toMatchObject({ stale: true, reason: "mount_not_found", currentDev: { major: 259, minor: 0 } });
+    expect(await checker.check(STAGING, NQN)).toMatchObject({
+      stale: true,
+      reason: "mount_not_found",
+      currentDev: { major: 259, minor: 0 },
+    });
   });
 
   it("device_disappeared when the mounted number is gone and the NQN has no device", async () => {
     const { fx, checker } = world([{ mountPoint: STAGING, major: 259, minor: 0 }]);
     fx.addSubsystem("nvme-subsys0", NQN); // pinned, controller-less subsystem
     const v = await checker.check(STAGING, NQN);
-    expect(v).toMatchObject({ stale: true, reason: "device_disappeared", mountedDev: { major: 259, minor: 0 }, currentDev: undefined });
+    expect(v).toMatchObject({
+      stale: true,
+      reason: "device_disappeared",
+      mountedDev: { major: 259, minor: 0 },
+      currentDev: undefined,
+    });
   });
 
   it("device_mismatch when the NQN now resolves to another number (renumbered after reconnect)", async () => {
@@ -68,7 +93,12 @@ describe("StaleChecker", () => {
     fx.addController("nvme2", { nqn: NQN, subsystem: "nvme-subsys0" });
     fx.addHead("nvme-subsys0", "nvme0n2", { dev: { major: 259, minor: 7 } });
     const v = await checker.check(STAGING, NQN);
-    expect(v).toMatchObject({ stale: true, reason: "device_mismatch", currentDev: { major: 259, minor: 7 }, currentName: "nvme0n2" });
+    expect(v).toMatchObject({
+      stale: true,
+      reason: "device_mismatch",
+      currentDev: { major: 259, minor: 7 },
+      currentName: "nvme0n2",
+    });
   });
 
   it("the same PATH name on another device is still a mismatch: numbers are compared, not names", async () => {
@@ -113,19 +143,34 @@ describe("StaleChecker", () => {
       { mountPoint: STAGING, major: 259, minor: 9 },
     ]);
     connected(fx, 0);
-    expect(await checker.check(STAGING, NQN)).toMatchObject({ reason: "device_mismatch", mountedDev: { major: 259, minor: 9 } });
+    expect(await checker.check(STAGING, NQN)).toMatchObject({
+      reason: "device_mismatch",
+      mountedDev: { major: 259, minor: 9 },
+    });
   });
 
   it("checkMany gives one verdict per item, in order, from one snapshot", async () => {
-    const mounts = Array.from({ length: 20 }, (_, i) => ({ mountPoint: `/staging/v${i}`, major: 259, minor: i }));
+    const mounts = Array.from({ length: 20 }, (_, i) => ({
+      mountPoint: `/staging/v${i}`,
+      major: 259,
+      minor: i,
+    }));
     const { fx, checker } = world(mounts);
     for (let i = 0; i < 20; i++) {
       const nqn = `nqn.test:v${i}`;
       fx.addSubsystem(`nvme-subsys${i}`, nqn);
-      fx.addController(`nvme${i}`, { nqn, subsystem: `nvme-subsys${i}`, state: i === 5 ? "connecting" : "live" });
-      fx.addHead(`nvme-subsys${i}`, `nvme${i}n1`, { dev: { major: 259, minor: i === 7 ? 100 : i } });
+      fx.addController(`nvme${i}`, {
+        nqn,
+        subsystem: `nvme-subsys${i}`,
+        state: i === 5 ? "connecting" : "live",
+      });
+      fx.addHead(`nvme-subsys${i}`, `nvme${i}n1`, {
+        dev: { major: 259, minor: i === 7 ? 100 : i },
+      });
     }
-    const verdicts = await checker.checkMany(mounts.map((m, i) => ({ stagingPath: m.mountPoint, nqn: `nqn.test:v${i}` })));
+    const verdicts = await checker.checkMany(
+      mounts.map((m, i) => ({ stagingPath: m.mountPoint, nqn: `nqn.test:v${i}` })),
+    );
     expect(verdicts.map((v) => v.reason)).toEqual(
       mounts.map((_, i) => (i === 5 ? "controllers_down" : i === 7 ? "device_mismatch" : "ok")),
     );
@@ -141,7 +186,10 @@ describe("StaleChecker", () => {
     fx.addSubsystem("nvme-subsys0", NQN);
     fx.addController("nvme0", { nqn: NQN, subsystem: "nvme-subsys0" });
     const head = fx.addHead("nvme-subsys0", "nvme0n1", { dev: d0 });
-    expect(await checker.check(staging, NQN, true)).toMatchObject({ reason: "ok", mountedDev: { major: d0.major, minor: d0.minor } });
+    expect(await checker.check(staging, NQN, true)).toMatchObject({
+      reason: "ok",
+      mountedDev: { major: d0.major, minor: d0.minor },
+    });
     fx.writeAttr(head, "dev", `${d1.major}:${d1.minor}`);
     expect((await checker.check(staging, NQN, true)).reason).toBe("device_mismatch");
   });

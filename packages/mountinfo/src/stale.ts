@@ -6,7 +6,8 @@ import { type DeviceNumber, formatDev, sameDev, splitDevT } from "./devnum.js";
 import { type MountTable, readMountTable } from "./mountinfo.js";
 import { type NvmeSysfsModel, readNvmeSysfs } from "./sysfs.js";
 
-export type StaleReason = "mount_not_found" | "device_disappeared" | "device_mismatch" | "controllers_down" | "ok";
+export type StaleReason =
+  "mount_not_found" | "device_disappeared" | "device_mismatch" | "controllers_down" | "ok";
 
 export interface StaleVerdict {
   stagingPath: string;
@@ -57,12 +58,17 @@ export class StaleChecker {
   async checkMany(items: readonly StaleCheckItem[]): Promise<StaleVerdict[]> {
     if (items.length === 0) return [];
     const table = await readMountTable(this.procRoot);
-    const model = readNvmeSysfs(this.sysfsRoot);
-    return Promise.all(items.map(async (item) => verdictFor(table, model, item, await blockRdev(table, item))));
+    const model = readNvmeSysfs(this.sysfsRoot, "identity");
+    return Promise.all(
+      items.map(async (item) => verdictFor(table, model, item, await blockRdev(table, item))),
+    );
   }
 }
 
-async function blockRdev(table: MountTable, item: StaleCheckItem): Promise<DeviceNumber | undefined> {
+async function blockRdev(
+  table: MountTable,
+  item: StaleCheckItem,
+): Promise<DeviceNumber | undefined> {
   if (!item.block || !table.isMountPoint(item.stagingPath)) return undefined;
   try {
     const st = await stat(item.stagingPath, { bigint: true });
@@ -90,9 +96,18 @@ export function verdictFor(
   const base = { stagingPath, nqn, currentDev, currentName: current?.name, controllerStates };
 
   const entry = table.byMountPoint(stagingPath);
-  const mountedDev = item.block ? blockDev : entry ? { major: entry.major, minor: entry.minor } : undefined;
+  const mountedDev = item.block
+    ? blockDev
+    : entry
+      ? { major: entry.major, minor: entry.minor }
+      : undefined;
   if (!entry || !mountedDev) {
-    return { ...base, stale: true, reason: "mount_not_found", detail: `nothing is mounted at ${stagingPath}` };
+    return {
+      ...base,
+      stale: true,
+      reason: "mount_not_found",
+      detail: `nothing is mounted at ${stagingPath}`,
+    };
   }
   const withMount = { ...base, mountedDev };
 
@@ -109,7 +124,12 @@ export function verdictFor(
         detail: `${gone}; ${nqn} is now ${current.name} (${formatDev(currentDev)})`,
       };
     }
-    return { ...withMount, stale: true, reason: "device_disappeared", detail: `${gone}; ${nqn} has no device` };
+    return {
+      ...withMount,
+      stale: true,
+      reason: "device_disappeared",
+      detail: `${gone}; ${nqn} has no device`,
+    };
   }
   if (currentDev && !sameDev(currentDev, mountedDev)) {
     return {
@@ -120,8 +140,19 @@ export function verdictFor(
     };
   }
   if (!controllerStates.some((c) => c.state === "live")) {
-    const states = controllerStates.map((c) => `${c.name}=${c.state}`).join(", ") || "no controllers";
-    return { ...withMount, stale: true, reason: "controllers_down", detail: `no live controller for ${nqn} (${states})` };
+    const states =
+      controllerStates.map((c) => `${c.name}=${c.state}`).join(", ") || "no controllers";
+    return {
+      ...withMount,
+      stale: true,
+      reason: "controllers_down",
+      detail: `no live controller for ${nqn} (${states})`,
+    };
   }
-  return { ...withMount, stale: false, reason: "ok", detail: `${stagingPath} is on ${formatDev(mountedDev)}` };
+  return {
+    ...withMount,
+    stale: false,
+    reason: "ok",
+    detail: `${stagingPath} is on ${formatDev(mountedDev)}`,
+  };
 }

@@ -28,7 +28,13 @@ export interface FixtureNamespaceOptions {
 
 export class SysfsFixture {
   constructor(readonly root: string) {
-    for (const d of ["class/nvme", "class/nvme-subsystem", "class/block", "dev/block", "devices/virtual/nvme-fabrics/ctl"]) {
+    for (const d of [
+      "class/nvme",
+      "class/nvme-subsystem",
+      "class/block",
+      "dev/block",
+      "devices/virtual/nvme-fabrics/ctl",
+    ]) {
       mkdirSync(path.join(root, d), { recursive: true });
     }
   }
@@ -69,7 +75,11 @@ export class SysfsFixture {
       o.address ?? `traddr=127.0.0.1,trsvcid=4420${state === "live" ? ",src_addr=127.0.0.1" : ""}`,
     );
     this.writeAttr(dir, "cntlid", String(o.cntlid ?? 1));
-    this.writeAttr(dir, "hostnqn", o.hostnqn ?? "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001");
+    this.writeAttr(
+      dir,
+      "hostnqn",
+      o.hostnqn ?? "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001",
+    );
     this.link(path.join(this.root, "class/nvme", name), dir);
     if (o.subsystem) this.link(path.join(this.subsystemDir(o.subsystem), name), dir);
     return dir;
@@ -98,7 +108,8 @@ export class SysfsFixture {
   removeDisk(dir: string, name: string, dev?: DeviceNumber): void {
     rmSync(dir, { recursive: true, force: true });
     rmSync(path.join(this.root, "class/block", name), { force: true });
-    if (dev) rmSync(path.join(this.root, "dev/block", `${dev.major}:${dev.minor}`), { force: true });
+    if (dev)
+      rmSync(path.join(this.root, "dev/block", `${dev.major}:${dev.minor}`), { force: true });
   }
 
   removeController(name: string, subsystem?: string): void {

@@ -13,7 +13,13 @@ describe("readNvmeSysfs", () => {
     const fx = new SysfsFixture(tempDir());
     fx.addSubsystem("nvme-subsys0", NQN_A);
     fx.addController("nvme0", { nqn: NQN_A, subsystem: "nvme-subsys0", cntlid: 7 });
-    fx.addPlain("nvme0", "nvme0n1", { dev: { major: 259, minor: 0 }, sizeBytes: 2 ** 30, nsid: 1, uuid: "u-1", wwid: "uuid.u-1" });
+    fx.addPlain("nvme0", "nvme0n1", {
+      dev: { major: 259, minor: 0 },
+      sizeBytes: 2 ** 30,
+      nsid: 1,
+      uuid: "u-1",
+      wwid: "uuid.u-1",
+    });
     const m = readNvmeSysfs(fx.root);
     expect(m.controllers).toHaveLength(1);
     expect(m.controllers[0]).toMatchObject({
@@ -25,24 +31,58 @@ describe("readNvmeSysfs", () => {
       address: { traddr: "127.0.0.1", trsvcid: "4420", src_addr: "127.0.0.1" },
     });
     expect(m.namespacesFor(NQN_A)).toEqual([
-      expect.objectContaining({ name: "nvme0n1", kind: "plain", major: 259, minor: 0, sizeBytes: 2 ** 30, nsid: 1, uuid: "u-1", wwid: "uuid.u-1" }),
+      expect.objectContaining({
+        name: "nvme0n1",
+        kind: "plain",
+        major: 259,
+        minor: 0,
+        sizeBytes: 2 ** 30,
+        nsid: 1,
+        uuid: "u-1",
+        wwid: "uuid.u-1",
+      }),
     ]);
-    expect(m.subsystems[0]).toMatchObject({ name: "nvme-subsys0", iopolicy: "numa", controllerNames: ["nvme0"], namespaces: [] });
+    expect(m.subsystems[0]).toMatchObject({
+      name: "nvme-subsys0",
+      iopolicy: "numa",
+      controllerNames: ["nvme0"],
+      namespaces: [],
+    });
   });
 
   it("native multipath with two paths: the head is the device, hidden paths never are", () => {
     const fx = new SysfsFixture(tempDir());
     fx.addSubsystem("nvme-subsys0", NQN_A, "round-robin");
     fx.addController("nvme0", { nqn: NQN_A, subsystem: "nvme-subsys0", cntlid: 1 });
-    fx.addController("nvme1", { nqn: NQN_A, subsystem: "nvme-subsys0", cntlid: 2, address: "traddr=10.0.1.5,trsvcid=4420" , state: "connecting" });
-    fx.addHead("nvme-subsys0", "nvme0n1", { dev: { major: 259, minor: 4 }, sizeBytes: 2 * 2 ** 30, nsid: 1 });
+    fx.addController("nvme1", {
+      nqn: NQN_A,
+      subsystem: "nvme-subsys0",
+      cntlid: 2,
+      address: "traddr=10.0.1.5,trsvcid=4420",
+      state: "connecting",
+    });
+    fx.addHead("nvme-subsys0", "nvme0n1", {
+      dev: { major: 259, minor: 4 },
+      sizeBytes: 2 * 2 ** 30,
+      nsid: 1,
+    });
     fx.addPath("nvme0", "nvme0c0n1");
     fx.addPath("nvme1", "nvme0c1n1");
     const m = readNvmeSysfs(fx.root);
     const ns = m.namespacesFor(NQN_A);
-    expect(ns.map((n) => [n.name, n.kind, `${n.major}:${n.minor}`])).toEqual([["nvme0n1", "head", "259:4"]]);
-    expect(m.controllers.flatMap((c) => c.paths.map((p) => p.name)).sort()).toEqual(["nvme0c0n1", "nvme0c1n1"]);
-    expect(m.controllersFor(NQN_A).map((c) => c.state).sort()).toEqual(["connecting", "live"]);
+    expect(ns.map((n) => [n.name, n.kind, `${n.major}:${n.minor}`])).toEqual([
+      ["nvme0n1", "head", "259:4"],
+    ]);
+    expect(m.controllers.flatMap((c) => c.paths.map((p) => p.name)).sort()).toEqual([
+      "nvme0c0n1",
+      "nvme0c1n1",
+    ]);
+    expect(
+      m
+        .controllersFor(NQN_A)
+        .map((c) => c.state)
+        .sort(),
+    ).toEqual(["connecting", "live"]);
     expect(m.subsystems[0].iopolicy).toBe("round-robin");
     expect(m.subsystems[0].controllerNames.sort()).toEqual(["nvme0", "nvme1"]);
     expect(m.namespaceByDevice(259, 4)?.name).toBe("nvme0n1");
@@ -61,12 +101,22 @@ describe("readNvmeSysfs", () => {
   it("reports connecting, resetting and deleting controllers as they are", () => {
     const fx = new SysfsFixture(tempDir());
     fx.addSubsystem("nvme-subsys0", NQN_A);
-    for (const [i, state] of ["connecting", "resetting", "deleting", "deleting (no IO)"].entries()) {
+    for (const [i, state] of [
+      "connecting",
+      "resetting",
+      "deleting",
+      "deleting (no IO)",
+    ].entries()) {
       fx.addController(`nvme${i}`, { nqn: NQN_A, subsystem: "nvme-subsys0", state });
     }
     fx.addHead("nvme-subsys0", "nvme0n1", { dev: { major: 259, minor: 0 } });
     const m = readNvmeSysfs(fx.root);
-    expect(m.controllersFor(NQN_A).map((c) => c.state).sort()).toEqual(["connecting", "deleting", "deleting (no IO)", "resetting"]);
+    expect(
+      m
+        .controllersFor(NQN_A)
+        .map((c) => c.state)
+        .sort(),
+    ).toEqual(["connecting", "deleting", "deleting (no IO)", "resetting"]);
     // src_addr only while live
     expect(m.controllersFor(NQN_A).every((c) => c.address.src_addr === undefined)).toBe(true);
   });
@@ -90,7 +140,9 @@ describe("readNvmeSysfs", () => {
     fx.addController("nvme1", { nqn: NQN_B, subsystem: "nvme-subsys1" });
     fx.addHead("nvme-subsys1", "nvme1n1", { dev: { major: 259, minor: 0 } });
     const m = readNvmeSysfs(fx.root);
-    expect(m.namespacesFor(NQN_A).map((n) => `${n.name}=${n.major}:${n.minor}`)).toEqual(["nvme0n2=259:7"]);
+    expect(m.namespacesFor(NQN_A).map((n) => `${n.name}=${n.major}:${n.minor}`)).toEqual([
+      "nvme0n2=259:7",
+    ]);
     expect(m.namespaceByDevice(259, 0)?.subsysnqn).toBe(NQN_B);
     expect(m.controllersFor(NQN_A).map((c) => c.name)).toEqual(["nvme2"]);
   });

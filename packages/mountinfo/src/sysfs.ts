@@ -13,7 +13,7 @@
 // Reads are synchronous on purpose: sysfs attributes are generated in memory by the kernel
 // (we never read ones that do I/O to the device, such as `nuse`), and a full scan is hundreds
 // of tiny files, where the async fs API costs ~10x more in thread-pool round trips.
-import { readFileSync, readdirSync } from "node:fs";
+import { closeSync, openSync, readSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { type DeviceNumber, formatDev, isNotFound, parseDev } from "./devnum.js";
 import { SysfsFormatError } from "./errors.js";
@@ -74,15 +74,26 @@ const HEAD_OR_PLAIN = /^nvme\d+n\d+$/;
 const PER_PATH = /^nvme\d+c\d+n\d+$/;
 const CONTROLLER = /^nvme\d+$/;
 
+// sysfs attributes are at most one page; one buffer serves every read (reads are synchronous).
+const attrBuffer = Buffer.alloc(8192);
+
 /** Read an attribute: trimmed, cut at the first NUL (tar dumps pad with NULs); undefined if absent. */
 export function readAttr(dir: string, name: string): string | undefined {
+  let fd: number;
   try {
-    const raw = readFileSync(path.join(dir, name), "latin1");
-    const nul = raw.indexOf("\0");
-    return (nul === -1 ? raw : raw.slice(0, nul)).trim();
+    fd = openSync(path.join(dir, name), "r");
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw e;
+  }
+  try {
+    // open + read + close: no fstat, which readFileSync would add to every tiny file
+    const n = readSync(fd, attrBuffer, 0, attrBuffer.length, 0);
+    const raw = attrBuffer.toString("latin1", 0, n);
+    const nul = raw.indexOf("\0");
+    return (nul === -1 ? raw : raw.slice(0, nul)).trim();
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -109,22 +120,34 @@ function optionalInt(v: string | undefined): number | undefined {
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
 }
 
+/**
+ * How much to read. "identity" reads only what identity and health need (subsysnqn, state,
+ * dev, size, nsid): the stale checker's scan of every volume on every tick.
+ */
+export type SysfsDetail = "full" | "identity";
+
 /** Read one controller directory; undefined if it is gone. */
-export function readController(dir: string, name: string): NvmeController | undefined {
-  const attrs = new Set(listDir(dir));
-  if (attrs.size === 0) return undefined;
+export function readController(
+  dir: string,
+  name: string,
+  entries: string[] = listDir(dir),
+  detail: SysfsDetail = "full",
+): NvmeController | undefined {
+  if (entries.length === 0) return undefined;
+  const attrs = new Set(entries);
   const get = (a: string) => (attrs.has(a) ? readAttr(dir, a) : undefined);
-  const addressRaw = get("address") ?? "";
+  const full = detail === "full";
+  const addressRaw = (full ? get("address") : undefined) ?? "";
   return {
     name,
     sysfsPath: dir,
     subsysnqn: get("subsysnqn") ?? "",
     state: get("state") ?? "unknown state",
-    transport: get("transport") ?? "",
+    transport: (full ? get("transport") : undefined) ?? "",
     addressRaw,
     address: parseAddress(addressRaw),
-    cntlid: optionalInt(get("cntlid")),
-    hostnqn: get("hostnqn"),
+    cntlid: full ? optionalInt(get("cntlid")) : undefined,
+    hostnqn: full ? get("hostnqn") : undefined,
     namespaces: [],
     paths: [],
   };
@@ -140,16 +163,19 @@ export function readNamespace(
   kind: "head" | "plain",
   ownerPath: string,
   subsysnqn: string,
+  detail: SysfsDetail = "full",
 ): NvmeNamespace | undefined {
-  const attrs = new Set(listDir(dir));
-  if (!attrs.has("dev")) return undefined;
-  const get = (a: string) => (attrs.has(a) ? readAttr(dir, a) : undefined);
-  if (get("hidden") === "1") return undefined;
+  const full = detail === "full";
+  // "identity" skips the readdir: heads and plain disks always have these attributes
+  const attrs = full ? new Set(listDir(dir)) : undefined;
+  const get = (a: string) => (!attrs || attrs.has(a) ? readAttr(dir, a) : undefined);
   const devS = get("dev");
-  if (devS === undefined) return undefined; // vanished between readdir and read
+  if (devS === undefined) return undefined; // no number (a path), or vanished meanwhile
+  if (full && get("hidden") === "1") return undefined;
   const dev = parseDev(devS, path.join(dir, "dev"));
   const sizeS = get("size");
-  if (sizeS !== undefined && !/^\d+$/.test(sizeS)) throw new SysfsFormatError(path.join(dir, "size"), sizeS);
+  if (sizeS !== undefined && !/^\d+$/.test(sizeS))
+    throw new SysfsFormatError(path.join(dir, "size"), sizeS);
   return {
     name,
     kind,
@@ -161,8 +187,8 @@ export function readNamespace(
     // `size` is always in 512-byte sectors, whatever the LBA size
     sizeBytes: sizeS === undefined ? 0 : Number(sizeS) * 512,
     nsid: optionalInt(get("nsid")),
-    uuid: get("uuid"),
-    wwid: get("wwid"),
+    uuid: full ? get("uuid") : undefined,
+    wwid: full ? get("wwid") : undefined,
   };
 }
 
@@ -180,7 +206,10 @@ export class NvmeSysfsModel {
 
   /** Every usable namespace disk: multipath heads and plain disks. */
   get namespaces(): NvmeNamespace[] {
-    return [...this.subsystems.flatMap((s) => s.namespaces), ...this.controllers.flatMap((c) => c.namespaces)];
+    return [
+      ...this.subsystems.flatMap((s) => s.namespaces),
+      ...this.controllers.flatMap((c) => c.namespaces),
+    ];
   }
 
   namespaceByDevice(major: number, minor: number): NvmeNamespace | undefined {
@@ -210,28 +239,30 @@ export class NvmeSysfsModel {
 }
 
 /** Scan `<sysfsRoot>/class/nvme` and `<sysfsRoot>/class/nvme-subsystem`. */
-export function readNvmeSysfs(sysfsRoot: string): NvmeSysfsModel {
+export function readNvmeSysfs(sysfsRoot: string, detail: SysfsDetail = "full"): NvmeSysfsModel {
   const ctrlClass = path.join(sysfsRoot, "class", "nvme");
   const subsysClass = path.join(sysfsRoot, "class", "nvme-subsystem");
+  const full = detail === "full";
 
   const controllers: NvmeController[] = [];
   for (const name of listDir(ctrlClass)) {
     if (!CONTROLLER.test(name)) continue;
     const dir = path.join(ctrlClass, name);
-    const c = readController(dir, name);
+    const entries = listDir(dir);
+    const c = readController(dir, name, entries, detail);
     if (!c) continue;
-    for (const child of listDir(dir)) {
+    for (const child of entries) {
       if (PER_PATH.test(child)) {
         const pdir = path.join(dir, child);
         c.paths.push({
           name: child,
           controller: name,
           sysfsPath: pdir,
-          nsid: optionalInt(readAttr(pdir, "nsid")),
-          anaState: readAttr(pdir, "ana_state"),
+          nsid: full ? optionalInt(readAttr(pdir, "nsid")) : undefined,
+          anaState: full ? readAttr(pdir, "ana_state") : undefined,
         });
       } else if (HEAD_OR_PLAIN.test(child)) {
-        const ns = readNamespace(path.join(dir, child), child, "plain", dir, c.subsysnqn);
+        const ns = readNamespace(path.join(dir, child), child, "plain", dir, c.subsysnqn, detail);
         if (ns) c.namespaces.push(ns);
       }
     }
@@ -248,14 +279,14 @@ export function readNvmeSysfs(sysfsRoot: string): NvmeSysfsModel {
       name,
       sysfsPath: dir,
       subsysnqn,
-      iopolicy: readAttr(dir, "iopolicy"),
+      iopolicy: full ? readAttr(dir, "iopolicy") : undefined,
       controllerNames: [],
       namespaces: [],
     };
     for (const child of children) {
       if (CONTROLLER.test(child)) s.controllerNames.push(child);
       else if (HEAD_OR_PLAIN.test(child)) {
-        const ns = readNamespace(path.join(dir, child), child, "head", dir, subsysnqn);
+        const ns = readNamespace(path.join(dir, child), child, "head", dir, subsysnqn, detail);
         if (ns) s.namespaces.push(ns);
       }
     }

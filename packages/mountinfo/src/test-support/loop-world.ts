@@ -55,14 +55,18 @@ export class LoopWorld {
 
   /** The loop device's real size in bytes, from the real sysfs. */
   realSize(loop: DeviceNumber): number {
-    return Number(readFileSync(`/sys/dev/block/${loop.major}:${loop.minor}/size`, "latin1").trim()) * 512;
+    return (
+      Number(readFileSync(`/sys/dev/block/${loop.major}:${loop.minor}/size`, "latin1").trim()) * 512
+    );
   }
 
   /** `<devRoot>/<name>` as a block node carrying `dev`'s number. */
   async mknod(name: string, dev: DeviceNumber): Promise<string> {
     const p = path.join(this.devRoot, name);
     await rm(p, { force: true });
-    await runCommand(["mknod", p, "b", String(dev.major), String(dev.minor)], { timeoutMs: 10_000 });
+    await runCommand(["mknod", p, "b", String(dev.major), String(dev.minor)], {
+      timeoutMs: 10_000,
+    });
     return p;
   }
 
@@ -75,7 +79,9 @@ export class LoopWorld {
         .reverse();
       if (ours.length === 0) break;
       for (const e of ours) {
-        await runCommand(["umount", "-l", e.mountPoint], { timeoutMs: 30_000 }).catch(() => undefined);
+        await runCommand(["umount", "-l", e.mountPoint], { timeoutMs: 30_000 }).catch(
+          () => undefined,
+        );
       }
     }
     for (const l of this.loops.splice(0).reverse()) {

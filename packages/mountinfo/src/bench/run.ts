@@ -1,0 +1,149 @@
+// Benchmarks (print numbers, assert nothing): `npm run bench` in this package.
+//   1. parse a 10,000-line mountinfo
+//   2. one stale check over 100 staged volumes = one mountinfo read + one sysfs scan
+//   3. resolver hit (re-validated) vs miss (full scan)
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { splitDevT } from "../devnum.js";
+import { generateMountinfo, mountinfoLine } from "../mountinfo-fixture.js";
+import { parseMountinfo } from "../mountinfo.js";
+import { DeviceResolver } from "../resolver.js";
+import { StaleChecker } from "../stale.js";
+import { SysfsFixture } from "../sysfs-fixture.js";
+
+const VOLUMES = 100;
+
+async function measure(label: string, runs: number, fn: () => unknown): Promise<void> {
+  for (let i = 0; i < Math.min(20, runs); i++) await fn(); // warm-up (JIT, page cache)
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  const q = (f: number) => times[Math.min(times.length - 1, Math.floor(f * times.length))];
+  console.log(
+    `${label.padEnd(58)} median ${q(0.5).toFixed(3)} ms   p90 ${q(0.9).toFixed(3)} ms   min ${q(0).toFixed(3)} ms   (${runs} runs)`,
+  );
+}
+
+/** Some block device of this host, so one fixture /dev entry is a real block device. */
+function hostBlockDevice(): { path: string; major: number; minor: number } {
+  for (const name of readdirSync("/dev").sort()) {
+    const p = path.join("/dev", name);
+    try {
+      const st = statSync(p, { bigint: true });
+      if (st.isBlockDevice()) return { path: p, ...splitDevT(st.rdev) };
+    } catch {
+      // skip
+    }
+  }
+  throw new Error("no block device in /dev for the resolver benchmark");
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mountinfo-bench-"));
+  try {
+    console.log(
+      `node ${process.version}, ${os.cpus().length} CPU(s): ${os.cpus()[0]?.model ?? "?"}`,
+    );
+
+    const text = generateMountinfo(10_000);
+    await measure("parse 10,000-line mountinfo", 200, () => parseMountinfo(text));
+
+    // a node with 100 staged volumes: 100 subsystems, each one controller, one head, one path
+    const host = hostBlockDevice();
+    const fx = new SysfsFixture(path.join(dir, "sys"));
+    const devRoot = path.join(dir, "dev");
+    mkdirSync(devRoot);
+    const lines = [
+      mountinfoLine({
+        mountId: 1,
+        parentId: 0,
+        major: 254,
+        minor: 0,
+        mountPoint: "/",
+        fsType: "ext4",
+        source: "/dev/vda",
+      }),
+    ];
+    const items: { stagingPath: string; nqn: string }[] = [];
+    for (let i = 0; i < VOLUMES; i++) {
+      const nqn = `nqn.2000-02.com.mikrotik:pvc-${String(i).padStart(4, "0")}`;
+      // volume 50's head carries the host device's number, so its /dev entry can be verified
+      const dev =
+        i === 50 ? { major: host.major, minor: host.minor } : { major: 259, minor: 1000 + i };
+      fx.addSubsystem(`nvme-subsys${i}`, nqn);
+      fx.addController(`nvme${i}`, { nqn, subsystem: `nvme-subsys${i}` });
+      fx.addHead(`nvme-subsys${i}`, `nvme${i}n1`, {
+        dev,
+        sizeBytes: 10 * 2 ** 30,
+        nsid: 1,
+        uuid: `uuid-${i}`,
+        wwid: `uuid.uuid-${i}`,
+      });
+      fx.addPath(`nvme${i}`, `nvme${i}c${i}n1`);
+      const stagingPath = `/var/lib/kubelet/plugins/kubernetes.io/csi/rds-nvme.csi.dev/${i}/globalmount`;
+      lines.push(
+        mountinfoLine({
+          mountId: 100 + 2 * i,
+          parentId: 1,
+          ...dev,
+          mountPoint: stagingPath,
+          fsType: "ext4",
+          source: `/dev/nvme${i}n1`,
+          optional: [`shared:${i + 10}`],
+        }),
+      );
+      lines.push(
+        mountinfoLine({
+          mountId: 101 + 2 * i,
+          parentId: 1,
+          ...dev,
+          mountPoint: `/var/lib/kubelet/pods/${i}/volumes/kubernetes.io~csi/pvc-${i}/mount`,
+          fsType: "ext4",
+          source: `/dev/nvme${i}n1`,
+          optional: [`shared:${i + 10}`],
+        }),
+      );
+      items.push({ stagingPath, nqn });
+    }
+    mkdirSync(path.join(dir, "proc", "self"), { recursive: true });
+    writeFileSync(path.join(dir, "proc", "self", "mountinfo"), `${lines.join("\n")}\n`);
+    symlinkSync(host.path, path.join(devRoot, "nvme50n1"));
+
+    const checker = new StaleChecker({ procRoot: path.join(dir, "proc"), sysfsRoot: fx.root });
+    const verdicts = await checker.checkMany(items);
+    const notOk = verdicts.filter((v) => v.reason !== "ok").length;
+    await measure(`stale check, ${VOLUMES} volumes (1 mountinfo read + 1 sysfs scan)`, 200, () =>
+      checker.checkMany(items),
+    );
+    console.log(`  (verdicts: ${VOLUMES - notOk} ok, ${notOk} not ok)`);
+
+    const nqn = items[50].nqn;
+    const cached = new DeviceResolver({ sysfsRoot: fx.root, devRoot });
+    if (!(await cached.resolve(nqn))) throw new Error("benchmark fixture does not resolve");
+    await measure("resolver hit (re-validated: dev, subsysnqn, controllers, /dev node)", 2000, () =>
+      cached.resolve(nqn),
+    );
+    const uncached = new DeviceResolver({ sysfsRoot: fx.root, devRoot, cache: false });
+    await measure(`resolver miss (full scan of ${VOLUMES} subsystems)`, 200, () =>
+      uncached.resolve(nqn),
+    );
+    console.log(`  (hit counters: ${JSON.stringify(cached.stats)})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
