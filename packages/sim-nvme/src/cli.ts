@@ -240,31 +240,42 @@ async function fault(f: Common, name: string, args: string[]): Promise<void> {
   const need = (n: number): void => {
     if (args.length !== n) throw new InvalidArgumentError(`fault ${name} takes ${String(n)} argument(s)`);
   };
+  const call = async (sock: string, req: Record<string, unknown>): Promise<unknown> => {
+    try {
+      return await callControlSocket(sock, req);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ECONNREFUSED") {
+        throw new Error(`${sock === targetSock ? "target" : "host agent"} is not running in ${stateDir} (no ${path.basename(sock)})`);
+      }
+      throw e;
+    }
+  };
   let result: unknown;
   switch (name) {
     case "rename":
     case "drop":
     case "orphan":
       need(1);
-      result = await callControlSocket(agentSock, { op: name, nqn: args[0] });
+      result = await call(agentSock, { op: name, nqn: args[0] });
       break;
     case "slow-appear": {
       need(1);
       const ms = Number(args[0]);
       if (!Number.isInteger(ms) || ms < 0) throw new InvalidArgumentError("slow-appear takes milliseconds");
-      result = await callControlSocket(agentSock, { op: "slow-appear", ms });
+      result = await call(agentSock, { op: "slow-appear", ms });
       break;
     }
     case "target-down":
     case "target-up":
       need(0);
-      result = await callControlSocket(targetSock, { op: name });
+      result = await call(targetSock, { op: name });
       break;
     case "resize": {
       need(2);
       const bytes = parseSize(args[1] ?? "");
       if (bytes === undefined) throw new InvalidArgumentError(`bad size ${args[1] ?? ""}`);
-      result = await callControlSocket(targetSock, { op: "resize", slot: args[0], bytes });
+      result = await call(targetSock, { op: "resize", slot: args[0], bytes });
       break;
     }
     default:
