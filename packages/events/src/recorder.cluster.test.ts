@@ -183,6 +183,19 @@ describe("EventRecorder against a real kube-apiserver", () => {
     expect(r.counters()).toMatchObject({ posted: 1, patched: 19, deduplicated: 19, failed: 0 });
   });
 
+  it("folds a burst of 20 identical events recorded back to back into one Event with count 20", async () => {
+    await createPvc("data-burst");
+    const r = recorder();
+    for (let i = 0; i < 20; i++)
+      r.event(pvcRef(namespace, "data-burst"), "Warning", "StaleMountDetected", "burst message");
+    await r.flush();
+    const events = await ourEvents(namespace, "data-burst");
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ count: 20, message: "burst message" });
+    // The repeats were folded into the waiting create: one API call instead of twenty.
+    expect(r.counters()).toMatchObject({ posted: 1, patched: 0, deduplicated: 19, failed: 0 });
+  });
+
   it("combines similar events after 10 distinct messages into one '(combined from similar events)' Event", async () => {
     await createPvc("data-aggregate");
     const r = recorder();
