@@ -3,7 +3,15 @@
 // live group is SIGKILLed when this Node process exits for any reason, so a crashed or
 // interrupted test run leaves nothing behind.
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { appendFileSync, closeSync, openSync, readFileSync } from "node:fs";
+
+/**
+ * When set, every started process's pid (= its process group id) is appended to this file, so a
+ * supervisor (scripts/tiers/cluster.sh) can kill the groups even if this Node process was
+ * SIGKILLed and its exit hook never ran. Inherited by test workers, so sidecars tests start are
+ * covered too.
+ */
+export const PID_FILE_ENV = "RDS_LOCAL_CLUSTER_PID_FILE";
 
 const live = new Set<ManagedProcess>();
 let exitHookInstalled = false;
@@ -79,6 +87,8 @@ export class ManagedProcess {
       });
       const p = new ManagedProcess(options, child, pid);
       live.add(p);
+      const pidFile = process.env[PID_FILE_ENV];
+      if (pidFile) appendFileSync(pidFile, `${pid}\n`);
       return p;
     } finally {
       // The child holds its own copy of the descriptor.

@@ -25,6 +25,18 @@ fail() {
   exit 1
 }
 
+# Safety net: every component and sidecar records its process group here; whatever is still alive
+# when this script exits (the harness was killed before it could stop them) is killed.
+export RDS_LOCAL_CLUSTER_PID_FILE
+RDS_LOCAL_CLUSTER_PID_FILE=$(mktemp -t rds-local-cluster-pids.XXXXXX)
+cleanup() {
+  while read -r pid; do
+    kill -0 -- "-$pid" 2>/dev/null && { echo "killing leftover process group $pid" >&2; kill -KILL -- "-$pid" 2>/dev/null; }
+  done < "$RDS_LOCAL_CLUSTER_PID_FILE"
+  rm -f "$RDS_LOCAL_CLUSTER_PID_FILE"
+}
+trap cleanup EXIT
+
 npx tsc -p e2e/local-cluster/tsconfig.build.json || fail "the local control plane harness does not compile"
 
 # `run` starts the control plane (building the binaries on first use), runs vitest with
