@@ -246,7 +246,7 @@ async function fault(f: Common, name: string, args: string[]): Promise<void> {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ECONNREFUSED") {
-        throw new Error(`${sock === targetSock ? "target" : "host agent"} is not running in ${stateDir} (no ${path.basename(sock)})`);
+        throw new Error(`${sock === targetSock ? "target" : "host agent"} is not running in ${stateDir} (no ${path.basename(sock)})`, { cause: e });
       }
       throw e;
     }
