@@ -327,6 +327,9 @@ export class RouterOSClient implements CommandRunner {
         };
       }
       client.on("ready", () => {
+        // Small request/response exchanges: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms
+        // to every command.
+        client.setNoDelay(true);
         settled = true;
         resolve(conn);
       });
