@@ -24,14 +24,14 @@ const mount: csi.VolumeCapability = {
 
 function unary<Req, Res>(client: grpc.Client, method: string, req: Req): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, (r: Req, cb: (e: grpc.ServiceError | null, v: Res) => void) => void>)[method]!;
+    const fn = (client as unknown as Record<string, (r: Req, cb: (e: grpc.ServiceError | null, v: Res) => void) => void>)[method];
     fn.call(client, req, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 async function startDriverProcess(args: string[], sock: string): Promise<ChildProcess> {

@@ -137,8 +137,8 @@ export class NodeHarness {
       this.output += d.toString();
       fs.appendFileSync(logFile, d);
     };
-    proc.stdout!.on("data", append);
-    proc.stderr!.on("data", append);
+    proc.stdout.on("data", append);
+    proc.stderr.on("data", append);
     await waitFor(
       "the driver socket",
       () => {
