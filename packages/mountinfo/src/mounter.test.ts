@@ -8,6 +8,7 @@ import {
   FormatRefusedError,
   InvalidArgumentError,
   Mounter,
+  NotMountedError,
   MountTable,
   UnsupportedFilesystemError,
   mountinfoLine,
@@ -115,6 +116,15 @@ describe("Mounter.format and probe (on image files)", () => {
     await expect(mounter.mount("/dev/x", "/t", "ext4", ["a,b"])).rejects.toBeInstanceOf(
       InvalidArgumentError,
     );
+  });
+});
+
+describe("Mounter.resize", () => {
+  it("refuses when nothing is mounted at the mount path", async () => {
+    const img = image(16);
+    await expect(
+      mounter.resize(img, path.join(tempDir(), "not-mounted"), "ext4"),
+    ).rejects.toBeInstanceOf(NotMountedError);
   });
 });
 

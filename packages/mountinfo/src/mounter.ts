@@ -12,6 +12,7 @@ import {
   InvalidArgumentError,
   MountBusyError,
   type MountHolder,
+  NotMountedError,
   UnsupportedFilesystemError,
   DeviceNotFoundError,
   errorText,
@@ -306,10 +307,16 @@ export class Mounter {
     await this.run([mkfs, ...(options.extraArgs ?? []), device], this.timeouts.mkfs);
   }
 
-  /** Grow the filesystem to the device: resize2fs <device> (ext*) or xfs_growfs <mountPath>. */
+  /**
+   * Grow the mounted filesystem to the device: resize2fs <device> (ext*) or xfs_growfs
+   * <mountPath>. NotMountedError if nothing is mounted at mountPath.
+   */
   async resize(device: string, mountPath: string, fsType?: string): Promise<void> {
     absolute(device, "device");
     absolute(mountPath, "mountPath");
+    // online resize only: both tools work on the mounted filesystem, xfs_growfs through its
+    // mount point, resize2fs finds it through the device
+    if (!(await this.mountTable()).isMountPoint(mountPath)) throw new NotMountedError(mountPath);
     const type = fsType ?? (await this.probe(device))?.type;
     if (type === "ext4" || type === "ext3" || type === "ext2") {
       await this.run([this.bin.resize2fs, device], this.timeouts.resize);
