@@ -171,6 +171,11 @@ describe("sim-nvme on real loop devices", () => {
     // Once the stale mount goes, the old loop device goes with it (autoclear).
     await unmountQuietly(mp);
     await waitFor("old loop released", () => loopsBacking(file).length === 1);
+    // Nothing pins anything after a disconnect: the lowest numbers are free again.
+    expect((await nvme(s, "disconnect", "-n", NQN)).stdout).toBe(`NQN:${NQN} disconnected 1 controller(s)\n`);
+    expect((await nvme(s, "list-subsys", "-o", "json")).stdout).toBe("[\n]\n");
+    expect(await nvme(s, ...connectArgs(s, 2))).toMatchObject({ code: 0, stdout: "device: nvme0\n" });
+    expect(visibleDisk(s)).toBe("nvme0n1");
   });
 
   it("non-multipath layout puts nvme<C>n<H> under the controller", async () => {

@@ -250,6 +250,8 @@ export class HostAgent {
           c.params.hostnqn === params.hostnqn,
       );
       if (dup) throw new AlreadyConnectedError();
+      // Numbers of devices whose last user went away since the last look are free again.
+      this.pruneGhosts();
       const port = Number(params.trsvcid);
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConnectFailedError("invalid", "invalid trsvcid");
       let assoc: Association;
@@ -650,6 +652,14 @@ export class HostAgent {
         firmware: FIRMWARE,
         controllers: [...s.controllers].sort((a, b) => a.instance - b.instance).map((c) => this.viewOf(c)),
       }));
+  }
+
+  /** The current subsystems, after releasing devices nothing pins any more (as the kernel would). */
+  snapshot(): Promise<SubsystemView[]> {
+    return this.serial(() => {
+      this.pruneGhosts();
+      return this.subsystemsView();
+    });
   }
 
   status(): HostStatus {

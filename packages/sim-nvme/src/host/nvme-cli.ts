@@ -168,13 +168,13 @@ async function disconnect(agent: HostAgent, args: string[]): Promise<CliResult> 
   return ok(out);
 }
 
-function listSubsys(agent: HostAgent, args: string[]): CliResult {
+async function listSubsys(agent: HostAgent, args: string[]): Promise<CliResult> {
   const p = parseOpts(args, [OUTPUT, VERBOSE]);
   if (typeof p === "string") return err(p);
   const fmt = p.opts.get("output-format");
   const bad = badFormat(fmt);
   if (bad) return bad;
-  const subsystems = agent.subsystemsView();
+  const subsystems = await agent.snapshot();
   // Hosts come from the controllers' hostnqn; controller-less subsystems fall under the default host.
   const hosts = new Map<string, { hostid: string; subs: Map<string, { Name: string; NQN: string; Paths: Json[] }> }>();
   const hostEntry = (nqn: string, id: string): NonNullable<ReturnType<typeof hosts.get>> => {
@@ -217,7 +217,7 @@ function listSubsys(agent: HostAgent, args: string[]): CliResult {
   return ok(out);
 }
 
-function list(agent: HostAgent, args: string[]): CliResult {
+async function list(agent: HostAgent, args: string[]): Promise<CliResult> {
   const p = parseOpts(args, [OUTPUT, VERBOSE]);
   if (typeof p === "string") return err(p);
   const fmt = p.opts.get("output-format");
@@ -236,7 +236,7 @@ function list(agent: HostAgent, args: string[]): CliResult {
     SectorSize: number;
   }
   const devices: Device[] = [];
-  for (const s of agent.subsystemsView()) {
+  for (const s of await agent.snapshot()) {
     for (const c of s.controllers) {
       const ns = c.namespace;
       if (!ns) continue;
