@@ -184,6 +184,15 @@ describe("CreateVolume", () => {
     await first;
   });
 
+  it("clears an orphaned backing file of the same volume (crash between disk and file removal)", async () => {
+    const dirOnHost = path.join(sim.target.store.poolDir, "storage/csi");
+    fs.mkdirSync(dirOnHost, { recursive: true });
+    fs.writeFileSync(path.join(dirOnHost, "orphan.img"), "stale");
+    const res = await svc.createVolume!(createReq("orphan", { requiredBytes: GiB }), ctx);
+    expect(res.volume?.capacityBytes).toBe(GiB);
+    expect(fs.statSync(path.join(dirOnHost, "orphan.img")).size).toBe(Number(GiB));
+  });
+
   it("refuses to take over a slot that holds a disk it did not create", async () => {
     expect(await codeOf(svc.createVolume!(createReq("storage", { requiredBytes: GiB }), ctx))).toBe(status.ALREADY_EXISTS);
   });

@@ -27,6 +27,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   OutOfRangeError,
+  RouterOSCommandError,
 } from "./errors.js";
 import { KeyedLocks } from "./locks.js";
 import type { ServiceImplementation } from "./server.js";
@@ -275,17 +276,6 @@ export function createControllerService(options: ControllerOptions): ServiceImpl
       const volumeId = volumeIdForName(name);
       ctx.log.info({ volumeId }, "CreateVolume: name mapped to volume ID");
       return locks.withLock(sourceId ? [volumeId, sourceId] : volumeId, "CreateVolume", async () => {
-        // The source must exist (NOT_FOUND otherwise) and bounds the size from below.
-        let sourceDisk: Disk | undefined;
-        if (sourceId !== undefined) {
-          const isSnap = source?.$case === "snapshot";
-          const wellFormed = isSnap ? parseSnapshotId(sourceId) !== undefined : isVolumeId(sourceId);
-          sourceDisk = wellFormed ? await backend.getDisk(sourceId) : undefined;
-          const ok = isSnap ? snapshotInfo(sourceDisk) : volumeInfo(sourceDisk);
-          if (!sourceDisk || !ok) throw new NotFoundError(`source ${isSnap ? "snapshot" : "volume"} ${sourceId} does not exist`);
-        }
-        const size = sizeFor(req.capacityRange, sourceDisk?.sizeBytes ?? 0n);
-
         const existing = await backend.getDisk(volumeId);
         if (existing) {
           const info = volumeInfo(existing);
@@ -299,13 +289,35 @@ export function createControllerService(options: ControllerOptions): ServiceImpl
           return { volume: toVolume(existing, info.sourceId, req.parameters) };
         }
 
-        await backend.createDisk({
+        // The source must exist (NOT_FOUND otherwise) and bounds the size from below.
+        let sourceDisk: Disk | undefined;
+        if (sourceId !== undefined) {
+          const isSnap = source?.$case === "snapshot";
+          const wellFormed = isSnap ? parseSnapshotId(sourceId) !== undefined : isVolumeId(sourceId);
+          sourceDisk = wellFormed ? await backend.getDisk(sourceId) : undefined;
+          const ok = isSnap ? snapshotInfo(sourceDisk) : volumeInfo(sourceDisk);
+          if (!sourceDisk || !ok) throw new NotFoundError(`source ${isSnap ? "snapshot" : "volume"} ${sourceId} does not exist`);
+        }
+        const size = sizeFor(req.capacityRange, sourceDisk?.sizeBytes ?? 0n);
+
+        const spec = {
           slot: volumeId,
           filePath: volumeFilePath(poolDir, volumeId, sourceId),
           sizeBytes: size,
           copyFromSlot: sourceId,
           export: { nqn: nqnForVolume(volumeId), port },
-        });
+        };
+        try {
+          await backend.createDisk(spec);
+        } catch (err) {
+          // A crash between `/disk remove` and `/file remove` (or during a copy) can leave this
+          // volume's own backing file without a disk. The name is this volume's, and RouterOS
+          // refuses to remove a file a disk uses, so clearing it and retrying once is safe.
+          if (!(err instanceof RouterOSCommandError) || !/file already exists/i.test(err.stdout + err.stderr)) throw err;
+          ctx.log.warn({ volumeId, filePath: spec.filePath }, "removing an orphaned backing file of this volume and retrying");
+          await backend.removeFile(spec.filePath);
+          await backend.createDisk(spec);
+        }
         const created = await backend.getDisk(volumeId);
         if (!created || !volumeInfo(created)) throw new Error(`RDS accepted /disk add for ${volumeId} but does not show the disk`);
         if (created.sizeBytes !== undefined && created.sizeBytes < size) {

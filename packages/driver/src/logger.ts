@@ -15,6 +15,11 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
 }
 
+/** Log to stderr instead (the demo keeps stdout for its instructions). */
+export function stderrDestination(): DestinationStream {
+  return pino.destination({ fd: 2, sync: false });
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(level) && level !== "silent") {

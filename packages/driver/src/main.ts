@@ -16,7 +16,7 @@ import { addDriverOptions, addNodeOptions, configFromOptions, type DriverConfig,
 import { createControllerService } from "./controller.js";
 import * as csi from "./gen/csi.js";
 import { createIdentityService, DRIVER_VERSION } from "./identity.js";
-import { createLogger, type Logger } from "./logger.js";
+import { createLogger, stderrDestination, type Logger } from "./logger.js";
 import { Metrics, serveMetrics, type MetricsServer } from "./metrics.js";
 import { startNodePlugin, type NodePlugin } from "./node-plugin.js";
 import { CsiServer } from "./server.js";
@@ -178,7 +178,7 @@ async function demo(opts: { logLevel: string; socket?: string }): Promise<void> 
     controller: { poolDir: "/storage/csi", nvmeAddress: "127.0.0.1", nvmePort: target.exportPort },
     node: undefined,
   };
-  const logger = createLogger({ level: opts.logLevel, destination: process.stderr.fd === 2 ? undefined : undefined });
+  const logger = createLogger({ level: opts.logLevel, destination: stderrDestination() });
   const driver = await startDriver(config, { logger });
   const me = path.relative(process.cwd(), fileURLPathOfThisModule()) || "packages/driver/dist/main.js";
   const ep = `unix://${socket}`;
