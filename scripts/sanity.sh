@@ -206,15 +206,21 @@ for tool in unshare losetup setsid timeout mkfs.ext4 blkid; do
   command -v "$tool" >/dev/null || { echo "sanity: $tool is missing (util-linux, e2fsprogs)" >&2; exit 1; }
 done
 
-# csi-sanity at the pinned version, installed into a cache dir outside the repo. `go version -m`
-# tells which module version a binary was built from, so a stale binary is replaced.
+# csi-sanity at the pinned version, installed into a versioned cache dir outside the repo.
+# `go version -m` tells which module version a binary was built from (checked when Go is there).
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/rds-nvme-csi/csi-sanity-$CSI_SANITY_VERSION
 export CSI_SANITY_BIN=$cache/csi-sanity
-if ! { [ -x "$CSI_SANITY_BIN" ] && go version -m "$CSI_SANITY_BIN" 2>/dev/null | grep -q "mod[[:space:]]*$CSI_SANITY_MODULE[[:space:]]*$CSI_SANITY_VERSION"; }; then
-  command -v go >/dev/null || { echo "sanity: Go >= 1.23 is needed to install csi-sanity" >&2; exit 1; }
+sanity_ok() {
+  [ -x "$CSI_SANITY_BIN" ] || return 1
+  command -v go >/dev/null || return 0
+  go version -m "$CSI_SANITY_BIN" 2>/dev/null | grep -q "mod[[:space:]]*$CSI_SANITY_MODULE[[:space:]]*$CSI_SANITY_VERSION[[:space:]]"
+}
+if ! sanity_ok; then
+  command -v go >/dev/null || { echo "sanity: Go >= 1.23 is needed to install csi-sanity $CSI_SANITY_VERSION" >&2; exit 1; }
   log "installing csi-sanity $CSI_SANITY_VERSION into $cache"
   mkdir -p "$cache"
   GOBIN=$cache go install "$CSI_SANITY_MODULE/cmd/csi-sanity@$CSI_SANITY_VERSION"
+  sanity_ok || { echo "sanity: $CSI_SANITY_BIN is not csi-sanity $CSI_SANITY_VERSION after go install" >&2; exit 1; }
 fi
 
 if [ "$build" = 1 ]; then
