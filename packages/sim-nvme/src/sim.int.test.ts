@@ -83,7 +83,13 @@ describe("sim-nvme on real loop devices", () => {
     expect(readAttr(s.sysfsRoot, "class/nvme/nvme0/address")).toBe(`traddr=127.0.0.1,trsvcid=${String(s.exportPort)},src_addr=127.0.0.1\n`);
     expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/nvme/nvme0"))).toBe("../../devices/virtual/nvme-fabrics/ctl/nvme0");
     expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0n1"))).toBe("../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1");
+    expect(fs.readlinkSync(path.join(s.sysfsRoot, "block/nvme0n1"))).toBe("../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1");
     expect(readAttr(s.sysfsRoot, "class/block/nvme0c0n1/hidden")).toBe("1\n");
+    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0c0n1"))).toBe("../../devices/virtual/nvme-fabrics/ctl/nvme0/nvme0c0n1");
+    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0n1/multipath/nvme0c0n1"))).toBe("../../../../nvme-fabrics/ctl/nvme0/nvme0c0n1");
+    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0n1/device"))).toBe("../../nvme-subsys0");
+    expect(readAttr(s.sysfsRoot, "class/block/nvme0n1/hidden")).toBe("0\n");
+    expect(readAttr(s.sysfsRoot, "class/block/nvme0n1/nsid")).toBe("1\n");
     expect(readAttr(s.sysfsRoot, "class/block/nvme0c0n1/dev")).toBeUndefined();
     expect(readAttr(s.sysfsRoot, "class/block/nvme0n1/size")).toBe(`${String((64 * 1024 * 1024) / 512)}\n`);
 

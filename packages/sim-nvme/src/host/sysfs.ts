@@ -84,7 +84,7 @@ export class SysfsTree {
   init(): void {
     fs.mkdirSync(this.abs(CTL), { recursive: true });
     fs.mkdirSync(this.abs(SUBSYS), { recursive: true });
-    for (const d of ["class/nvme", "class/nvme-subsystem", "class/block", "dev/block"]) fs.mkdirSync(this.abs(d), { recursive: true });
+    for (const d of ["class/nvme", "class/nvme-subsystem", "class/block", "block", "dev/block"]) fs.mkdirSync(this.abs(d), { recursive: true });
     if (!fs.existsSync(this.abs("class/nvme-fabrics/ctl"))) this.linkAbs("class/nvme-fabrics/ctl", CTL);
   }
 
@@ -209,8 +209,9 @@ export class SysfsTree {
     this.write(`${dir}/size`, `${String(Math.floor(sizeBytes / 512))}\n`);
   }
 
-  /** Makes a disk visible: class/block link, and dev/block for disks with a device number. */
+  /** Makes a disk visible: block/ and class/block links, and dev/block for disks with a device number. */
   publishDisk(a: NsAttrs): void {
+    this.linkAbs(`block/${a.name}`, a.dir);
     this.linkAbs(`class/block/${a.name}`, a.dir);
     if (a.dev) this.linkAbs(`dev/block/${String(a.dev.major)}:${String(a.dev.minor)}`, a.dir);
   }
@@ -222,6 +223,7 @@ export class SysfsTree {
 
   removeDisk(a: { name: string; dir: string; dev?: { major: number; minor: number } }): void {
     fs.rmSync(this.abs(`class/block/${a.name}`), { force: true });
+    fs.rmSync(this.abs(`block/${a.name}`), { force: true });
     if (a.dev) {
       const link = this.abs(`dev/block/${String(a.dev.major)}:${String(a.dev.minor)}`);
       // Only our link: the same numbers may since belong to a newer disk.
@@ -237,7 +239,7 @@ export class SysfsTree {
   /** Removes everything this tree publishes (used by `down`). */
   clear(): void {
     for (const d of [CTL, SUBSYS, "class/nvme", "class/nvme-subsystem", "class/nvme-fabrics"]) this.remove(d);
-    for (const d of ["class/block", "dev/block"]) {
+    for (const d of ["class/block", "block", "dev/block"]) {
       const dir = this.abs(d);
       if (!fs.existsSync(dir)) continue;
       for (const ent of fs.readdirSync(dir)) {
