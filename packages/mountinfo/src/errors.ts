@@ -127,8 +127,12 @@ export class DeviceWaitTimeoutError extends HostError {
   constructor(
     readonly nqn: string,
     readonly timeoutMs: number,
+    /** the last error seen while looking, if any (e.g. a malformed sysfs attribute) */
+    readonly lastError?: string,
   ) {
-    super(`no block device for ${nqn} appeared within ${timeoutMs} ms`);
+    super(
+      `no block device for ${nqn} appeared within ${timeoutMs} ms${lastError ? ` (last error: ${lastError})` : ""}`,
+    );
   }
 }
 

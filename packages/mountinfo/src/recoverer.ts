@@ -16,6 +16,9 @@ import type { Mounter } from "./mounter.js";
 import { type MountEntry, type MountTable, isInside, isReadOnly } from "./mountinfo.js";
 import type { DeviceResolver, ResolvedDevice } from "./resolver.js";
 
+/** Stacked mounts at one path we are willing to peel off (a mount storm needs a human). */
+const MAX_STACK = 16;
+
 export interface RecovererOptions {
   mounter: Mounter;
   resolver: DeviceResolver;
@@ -119,21 +122,16 @@ export class Recoverer {
       const staging = table.byMountPoint(stagingPath);
       if (!staging || !sameDev(staging, device)) {
         // targets first: while they are mounted the old filesystem is still in use
-        for (const t of plan.targets) {
-          const e = table.byMountPoint(t.target);
-          if (e && !sameDev(e, device)) await this.mounter.unmount(t.target, { ownMounts: own });
+        for (const t of plan.targets) await this.peel(t.target, device, own);
+        if (!(await this.peel(stagingPath, device, own))) {
+          await this.mounter.mount(device.devPath, stagingPath, plan.fsType, plan.mountOptions);
+          remountedStaging = true;
         }
-        if (staging) await this.mounter.unmount(stagingPath, { ownMounts: own });
-        await this.mounter.mount(device.devPath, stagingPath, plan.fsType, plan.mountOptions);
-        remountedStaging = true;
       }
 
-      const now = await this.mounter.mountTable();
       const rebound: ReboundTarget[] = [];
       for (const t of plan.targets) {
-        const e = now.byMountPoint(t.target);
-        if (e && sameDev(e, device)) continue; // already done by an earlier attempt
-        if (e) await this.mounter.unmount(t.target, { ownMounts: own });
+        if (await this.peel(t.target, device, own)) continue; // already done by an earlier attempt
         await this.mounter.bindMount(path.join(stagingPath, t.subPath), t.target, {
           readonly: t.readonly,
         });
@@ -163,6 +161,23 @@ export class Recoverer {
       }
       return { device, previousDevice: req.oldDevice, remountedStaging: false, rebound };
     });
+  }
+
+  /**
+   * Unmount what is visible at `p` until nothing is, or what is visible is on `device`. A path
+   * can carry a stack of mounts (a retried stage, an earlier partial recovery); peeling only
+   * the top one would leave the old device underneath. True = `p` now shows `device`.
+   */
+  private async peel(p: string, device: DeviceNumber, own: readonly string[]): Promise<boolean> {
+    for (let i = 0; i < MAX_STACK; i++) {
+      const top = (await this.mounter.mountTable()).byMountPoint(p);
+      if (!top) return false;
+      if (sameDev(top, device)) return true;
+      await this.mounter.unmount(p, { ownMounts: own });
+    }
+    throw new MountBusyError(p, [
+      { kind: "mount", path: `${p} (more than ${MAX_STACK} stacked mounts)` },
+    ]);
   }
 
   /** What to restore, decided once from the stale state (later attempts see it half undone). */

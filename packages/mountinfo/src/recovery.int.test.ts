@@ -154,6 +154,28 @@ describe("stale detection and recovery on real loop devices", () => {
     expect(readFileSync(path.join(target, "inner.txt"), "utf8")).toBe("inside sub");
   });
 
+  it("peels a stack of stale mounts at the staging path", async () => {
+    const { a, head, backing } = await connect();
+    const dev = (await resolver.resolve(NQN))!;
+    await mounter.format(dev.devPath, "ext4");
+    const staging = path.join(world.mnt, "globalmount");
+    await mounter.mount(dev.devPath, staging, "ext4");
+    await mounter.bindMount(staging, staging); // a second mount of the old device on top
+    expect((await mounter.mountTable()).allAt(staging)).toHaveLength(2);
+
+    const b = await renumber(head, a, backing);
+    const result = await new Recoverer({ mounter, resolver }).recoverFilesystem({
+      stagingPath: staging,
+      nqn: NQN,
+    });
+    expect(result.remountedStaging).toBe(true);
+    const table = await mounter.mountTable();
+    expect(table.allAt(staging).map((e) => `${e.major}:${e.minor}`)).toEqual([
+      `${b.major}:${b.minor}`,
+    ]);
+    expect(table.byDevice(a.major, a.minor)).toEqual([]);
+  });
+
   it("block volume: re-binds the new device node onto each target file", async () => {
     const { a, head, backing } = await connect();
     const dev = (await resolver.resolve(NQN))!;

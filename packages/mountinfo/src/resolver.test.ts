@@ -174,6 +174,19 @@ describe("DeviceResolver.waitFor", () => {
     expect(await waiting).toMatchObject({ name: "nvme0n1", major: D0.major });
   });
 
+  it("keeps waiting through a half-written attribute, and names it if it never settles", async () => {
+    const { resolver, fx, head } = multipathFixture();
+    fx.writeAttr(head, "dev", "259:"); // caught mid-write
+    const e = (await resolver
+      .waitFor(NQN_A, { timeoutMs: 300 })
+      .catch((x: unknown) => x)) as DeviceWaitTimeoutError;
+    expect(e).toBeInstanceOf(DeviceWaitTimeoutError);
+    expect(e.lastError).toMatch(/unexpected content/);
+    const waiting = resolver.waitFor(NQN_A, { timeoutMs: 20_000 });
+    setTimeout(() => fx.writeAttr(head, "dev", `${D0.major}:${D0.minor}`), 100);
+    expect(await waiting).toMatchObject({ major: D0.major, minor: D0.minor });
+  });
+
   it("rejects with DeviceWaitTimeoutError", async () => {
     const { resolver } = multipathFixture();
     await expect(resolver.waitFor(NQN_B, { timeoutMs: 200 })).rejects.toBeInstanceOf(

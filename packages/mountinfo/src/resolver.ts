@@ -4,7 +4,7 @@
 import { type FSWatcher, watch } from "node:fs";
 import * as path from "node:path";
 import { blockDeviceNumber, sameDev } from "./devnum.js";
-import { DeviceWaitTimeoutError, InvalidArgumentError } from "./errors.js";
+import { DeviceWaitTimeoutError, InvalidArgumentError, SysfsFormatError } from "./errors.js";
 import {
   type NvmeController,
   type NvmeNamespace,
@@ -205,7 +205,10 @@ export class DeviceResolver {
   async waitFor(nqn: string, options: WaitOptions): Promise<ResolvedDevice> {
     const { timeoutMs, signal } = options;
     signal?.throwIfAborted();
-    const first = await this.resolve(nqn);
+    const first = await this.resolve(nqn).catch((e: unknown) => {
+      if (e instanceof SysfsFormatError) return undefined; // see check() below
+      throw e;
+    });
     if (first) return first;
 
     return new Promise<ResolvedDevice>((resolve, reject) => {
@@ -213,6 +216,7 @@ export class DeviceResolver {
       let done = false;
       let checking = false;
       let again = false;
+      let lastError: string | undefined;
 
       const cleanup = () => {
         done = true;
@@ -239,7 +243,10 @@ export class DeviceResolver {
             }
           } while (again && !done);
         } catch (e) {
-          if (!done) {
+          // A malformed attribute can be a half-written file of a device still appearing:
+          // keep looking; the timeout error carries it if it never settles.
+          if (e instanceof SysfsFormatError) lastError = e.message;
+          else if (!done) {
             cleanup();
             reject(e instanceof Error ? e : new Error(String(e)));
           }
@@ -256,7 +263,7 @@ export class DeviceResolver {
       const deadline = setTimeout(() => {
         if (done) return;
         cleanup();
-        reject(new DeviceWaitTimeoutError(nqn, timeoutMs));
+        reject(new DeviceWaitTimeoutError(nqn, timeoutMs, lastError));
       }, timeoutMs);
       const poller = setInterval(() => void check(), this.pollMs);
       signal?.addEventListener("abort", onAbort, { once: true });

@@ -170,7 +170,8 @@ export function readNamespace(
   const attrs = full ? new Set(listDir(dir)) : undefined;
   const get = (a: string) => (!attrs || attrs.has(a) ? readAttr(dir, a) : undefined);
   const devS = get("dev");
-  if (devS === undefined) return undefined; // no number (a path), or vanished meanwhile
+  // no number (a path), vanished meanwhile, or caught mid-write (empty): not usable now
+  if (devS === undefined || devS === "") return undefined;
   if (full && get("hidden") === "1") return undefined;
   const dev = parseDev(devS, path.join(dir, "dev"));
   const sizeS = get("size");
