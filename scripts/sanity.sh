@@ -22,6 +22,7 @@
 # where it starts sim-nvme and the driver and runs csi-sanity. Every mount made in there dies
 # with the namespace. Whatever the inner part leaves (processes, loop devices) the outer part
 # cleans up afterwards and counts as a failure.
+# shellcheck disable=SC2016,SC2317 # node -e programs are single-quoted; trap handlers are reached
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -72,7 +73,7 @@ inner() {
   # Globals, not locals: the EXIT trap uses them after inner() has returned.
   root=$inner_root logs=$inner_root/logs sim_state=$inner_root/sim
   mkdir -p "$logs"
-  driver_pid= sanity_pid=
+  driver_pid='' sanity_pid=''
   local failed=0
 
   stop_driver() {
@@ -218,7 +219,7 @@ export CSI_SANITY_BIN=$cache/csi-sanity
 sanity_ok() {
   [ -x "$CSI_SANITY_BIN" ] || return 1
   command -v go >/dev/null || return 0
-  go version -m "$CSI_SANITY_BIN" 2>/dev/null | grep -q "mod[[:space:]]*$CSI_SANITY_MODULE[[:space:]]*$CSI_SANITY_VERSION[[:space:]]"
+  go version -m "$CSI_SANITY_BIN" 2>/dev/null | grep -q "mod[[:space:]]*${CSI_SANITY_MODULE}[[:space:]]*${CSI_SANITY_VERSION}[[:space:]]"
 }
 if ! sanity_ok; then
   command -v go >/dev/null || { echo "sanity: Go >= 1.23 is needed to install csi-sanity $CSI_SANITY_VERSION" >&2; exit 1; }
@@ -285,7 +286,8 @@ outer_cleanup() {
   done
   [ "$leaked" = 0 ] || rc=1
   if [ "$rc" -ne 0 ] || [ "$keep_logs" = 1 ]; then
-    mkdir -p "$logs_out" && cp -r "$root/logs/." "$logs_out/" 2>/dev/null || true
+    mkdir -p "$logs_out"
+    cp -r "$root/logs/." "$logs_out/" 2>/dev/null
     log "logs kept in $logs_out"
   fi
   rm -rf "$root"

@@ -8,8 +8,9 @@
 # itself is written only when the runner failed in a way those reports do not show (no report,
 # a crash, leaked mounts, connections or loop devices): one failed test naming the reason. This
 # tier never passes by not running. The build already happened (scripts/run-tests.sh).
+# shellcheck disable=SC2016 # node -e programs are single-quoted
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 xml=$1
 prefix=${xml%.xml}
 rm -f "$xml" "$prefix-mount.xml" "$prefix-block.xml"
