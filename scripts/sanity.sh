@@ -50,7 +50,7 @@ while [ $# -gt 0 ]; do
     --focus) focus=$2; shift 2 ;;
     --keep-logs) keep_logs=1; shift ;;
     --inner) inner_root=$2; shift 2 ;; # internal: we are inside the namespace
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^# shellcheck/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "sanity: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
