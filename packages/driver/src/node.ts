@@ -516,7 +516,9 @@ export class NodeService {
     return this.o.locks.withLock(volumeId, "NodeExpandVolume", async () => {
       let dev = await this.o.resolver.resolve(rec.nqn);
       if (!dev) throw new FailedPreconditionError(`volume ${volumeId}: no NVMe device for ${rec.nqn} (stale; the health monitor is recovering it)`);
-      const before = dev.sizeBytes;
+      // What the user sees grow: the filesystem (mount) or the device (block).
+      const sizeNow = async (d: ResolvedDevice) => (rec.accessType === "mount" ? (await this.o.mounter.statfs(rec.stagingPath)).totalBytes : d.sizeBytes);
+      const before = await sizeNow(dev);
       try {
         // The kernel learns the new namespace size from a rescan; verify it before growing the fs.
         await this.o.connector.rescan(dev, ctx.signal);
@@ -528,8 +530,9 @@ export class NodeService {
         await this.o.events.emit(volumeId, rec.pvc, expansionFailed({ volumeId, node: this.o.nodeId, device: dev, requestedBytes: required, error: err }));
         throw err;
       }
-      if (dev.sizeBytes !== before) {
-        await this.o.events.emit(volumeId, rec.pvc, volumeResized({ volumeId, node: this.o.nodeId, device: dev, oldBytes: before, newBytes: dev.sizeBytes }));
+      const after = await sizeNow(dev);
+      if (after !== before) {
+        await this.o.events.emit(volumeId, rec.pvc, volumeResized({ volumeId, node: this.o.nodeId, device: dev, oldBytes: before, newBytes: after }));
       }
       return { capacityBytes: BigInt(dev.sizeBytes) };
     });

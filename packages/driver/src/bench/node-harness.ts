@@ -46,6 +46,18 @@ export function grpcCode(err: unknown): string {
   return code === undefined ? "?" : (grpc.status[code] ?? String(code));
 }
 
+/** Retries a call that fails with ABORTED (a concurrent operation on the volume), as the CO does. */
+export async function retryAborted<T>(fn: () => Promise<T>, attempts = 100, delayMs = 200): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (grpcCode(err) !== "ABORTED" || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}
+
 export interface HarnessOptions {
   /** extra driver flags */
   driverArgs?: string[];
