@@ -252,6 +252,8 @@ outer_cleanup() {
     kill -TERM "$inner_pid" 2>/dev/null
     wait "$inner_pid" 2>/dev/null
   fi
+  # csi-sanity and the like, orphaned if the inner part was killed.
+  [ -z "$inner_pid" ] || kill -KILL -- "-$inner_pid" 2>/dev/null
   local leaked=0
   # A driver the inner part could not stop (it was killed itself).
   local pid
@@ -302,6 +304,7 @@ trap 'exit 141' PIPE
 
 inner_args=(--inner "$root" --access "$access" --junit-prefix "$prefix")
 [ -n "$focus" ] && inner_args+=(--focus "$focus")
-unshare --mount --propagation private -- bash "$0" "${inner_args[@]}" &
+# Its own process group, so that whatever it leaves running (it was killed) can be stopped.
+setsid unshare --mount --propagation private -- bash "$0" "${inner_args[@]}" &
 inner_pid=$!
 wait "$inner_pid"
