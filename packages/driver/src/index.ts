@@ -13,7 +13,7 @@ export {
 } from "./secret-fields.js";
 export * from "./errors.js";
 export { KeyedLocks } from "./locks.js";
-export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions } from "./logger.js";
+export { createLogger, stderrDestination, LOG_LEVELS, type Logger, type LoggerOptions } from "./logger.js";
 export { Metrics, serveMetrics, parseHostPort, type MetricsServer } from "./metrics.js";
 export { CsiServer, parseEndpoint, removeStaleSocket, type RpcContext, type UnaryHandler, type ServiceImplementation, type CsiServerOptions } from "./server.js";
 export { createIdentityService, DRIVER_VERSION, type IdentityOptions } from "./identity.js";
