@@ -93,6 +93,10 @@ export function parseMountinfo(text: string): MountEntry[] {
   return entries;
 }
 
+function failLine(lineNo: number, line: string, reason: string): never {
+  throw new MountinfoParseError(lineNo, line, reason);
+}
+
 /** Non-negative decimal, or -1 if `s` is empty or has a non-digit (no regex: this is hot). */
 function toInt(s: string): number {
   if (s.length === 0 || s.length > 15) return -1;
@@ -107,29 +111,27 @@ function toInt(s: string): number {
 
 export function parseMountinfoLine(line: string, lineNo = 1): MountEntry {
   const f = line.split(" ");
-  const fail = (reason: string): never => {
-    throw new MountinfoParseError(lineNo, line, reason);
-  };
-  if (f.length < 10) fail(`expected at least 10 fields, found ${f.length}`);
+  if (f.length < 10) failLine(lineNo, line, `expected at least 10 fields, found ${f.length}`);
   const sep = f.indexOf("-", 6);
-  if (sep === -1) fail('no "-" separator after the optional fields');
-  if (f.length !== sep + 4) fail(`expected 3 fields after "-", found ${f.length - sep - 1}`);
+  if (sep === -1) failLine(lineNo, line, 'no "-" separator after the optional fields');
+  if (f.length !== sep + 4)
+    failLine(lineNo, line, `expected 3 fields after "-", found ${f.length - sep - 1}`);
 
   const mountId = toInt(f[0]);
   const parentId = toInt(f[1]);
-  if (mountId < 0) fail("mount id is not a number");
-  if (parentId < 0) fail("parent id is not a number");
+  if (mountId < 0) failLine(lineNo, line, "mount id is not a number");
+  if (parentId < 0) failLine(lineNo, line, "parent id is not a number");
   const devS = f[2];
   const colon = devS.indexOf(":");
   const major = colon > 0 ? toInt(devS.slice(0, colon)) : -1;
   const minor = colon > 0 ? toInt(devS.slice(colon + 1)) : -1;
-  if (major < 0 || minor < 0) fail("major:minor is malformed");
+  if (major < 0 || minor < 0) failLine(lineNo, line, "major:minor is malformed");
   const rootS = f[3];
   const mpS = f[4];
   const optsS = f[5];
-  if (rootS === "") fail("root is empty");
-  if (mpS === "") fail("mount point is empty");
-  if (optsS === "") fail("mount options are empty");
+  if (rootS === "") failLine(lineNo, line, "root is empty");
+  if (mpS === "") failLine(lineNo, line, "mount point is empty");
+  if (optsS === "") failLine(lineNo, line, "mount options are empty");
 
   let shared: number | undefined;
   let master: number | undefined;
@@ -138,7 +140,7 @@ export function parseMountinfoLine(line: string, lineNo = 1): MountEntry {
   const optionalFields: string[] = [];
   for (let i = 6; i < sep; i++) {
     const opt = f[i];
-    if (opt === "") fail("empty optional field");
+    if (opt === "") failLine(lineNo, line, "empty optional field");
     optionalFields.push(opt);
     if (opt === "unbindable") {
       unbindable = true;
@@ -148,7 +150,7 @@ export function parseMountinfoLine(line: string, lineNo = 1): MountEntry {
     const key = c === -1 ? opt : opt.slice(0, c);
     if (key === "shared" || key === "master" || key === "propagate_from") {
       const n = c === -1 ? -1 : toInt(opt.slice(c + 1));
-      if (n < 0) fail(`optional field ${opt} has no numeric peer group`);
+      if (n < 0) failLine(lineNo, line, `optional field ${opt} has no numeric peer group`);
       if (key === "shared") shared = n;
       else if (key === "master") master = n;
       else propagateFrom = n;
@@ -156,15 +158,15 @@ export function parseMountinfoLine(line: string, lineNo = 1): MountEntry {
     // unknown tags are kept in optionalFields: proc(5) says to skip them
   }
 
-  const fsType = unescapeField(f[sep + 1], fail);
-  if (fsType === "") fail("filesystem type is empty");
+  const fsType = unescapeField(f[sep + 1], lineNo, line);
+  if (fsType === "") failLine(lineNo, line, "filesystem type is empty");
   return new MountEntry(
     mountId,
     parentId,
     major,
     minor,
-    unescapeField(rootS, fail),
-    unescapeField(mpS, fail),
+    unescapeField(rootS, lineNo, line),
+    unescapeField(mpS, lineNo, line),
     optsS,
     optionalFields,
     shared,
@@ -172,14 +174,14 @@ export function parseMountinfoLine(line: string, lineNo = 1): MountEntry {
     propagateFrom,
     unbindable,
     fsType,
-    unescapeField(f[sep + 2], fail),
+    unescapeField(f[sep + 2], lineNo, line),
     f[sep + 3],
     lineNo,
   );
 }
 
 /** Decode the kernel's \\ooo escapes. A backslash not followed by three octal digits is malformed. */
-function unescapeField(s: string, fail: (reason: string) => never): string {
+function unescapeField(s: string, lineNo: number, line: string): string {
   if (s.indexOf("\\") === -1) return s;
   let out = "";
   let from = 0;
@@ -189,7 +191,7 @@ function unescapeField(s: string, fail: (reason: string) => never): string {
     const d1 = s.charCodeAt(i + 2) - 48;
     const d2 = s.charCodeAt(i + 3) - 48;
     if (!(d0 >= 0 && d0 <= 3 && d1 >= 0 && d1 <= 7 && d2 >= 0 && d2 <= 7)) {
-      fail(`bad escape ${JSON.stringify(s.slice(i, i + 4))}`);
+      failLine(lineNo, line, `bad escape ${JSON.stringify(s.slice(i, i + 4))}`);
     }
     const byte = d0 * 64 + d1 * 8 + d2;
     if (byte >= 0x80) highBytes = true;

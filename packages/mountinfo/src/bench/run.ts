@@ -22,18 +22,29 @@ import { SysfsFixture } from "../sysfs-fixture.js";
 
 const VOLUMES = 100;
 
+/**
+ * Median wall time, and median CPU time of this process (user + system) for the same runs:
+ * on a shared, oversubscribed machine the wall time includes waiting for a core, the CPU time
+ * does not (it does include GC).
+ */
 async function measure(label: string, runs: number, fn: () => unknown): Promise<void> {
   for (let i = 0; i < Math.min(20, runs); i++) await fn(); // warm-up (JIT, page cache)
-  const times: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < runs; i++) {
+    const c = process.cpuUsage();
     const t = performance.now();
     await fn();
-    times.push(performance.now() - t);
+    wall.push(performance.now() - t);
+    const d = process.cpuUsage(c);
+    cpu.push((d.user + d.system) / 1000);
   }
-  times.sort((a, b) => a - b);
-  const q = (f: number) => times[Math.min(times.length - 1, Math.floor(f * times.length))];
+  const q = (xs: number[], f: number) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))].toFixed(3);
+  };
   console.log(
-    `${label.padEnd(58)} median ${q(0.5).toFixed(3)} ms   p90 ${q(0.9).toFixed(3)} ms   min ${q(0).toFixed(3)} ms   (${runs} runs)`,
+    `${label.padEnd(66)} wall median ${q(wall, 0.5)} ms (p90 ${q(wall, 0.9)}, min ${q(wall, 0)})   cpu median ${q(cpu, 0.5)} ms   [${runs} runs]`,
   );
 }
 
