@@ -275,7 +275,9 @@ export function createControllerService(options: ControllerOptions): ServiceImpl
 
       const volumeId = volumeIdForName(name);
       ctx.log.info({ volumeId }, "CreateVolume: name mapped to volume ID");
-      return locks.withLock(sourceId ? [volumeId, sourceId] : volumeId, "CreateVolume", async () => {
+      // The source is only read: held shared, so many volumes can be made from one snapshot at
+      // once, while deleting that snapshot (exclusive) conflicts with them.
+      return locks.withLocks({ exclusive: [volumeId], shared: sourceId ? [sourceId] : [] }, "CreateVolume", async () => {
         const existing = await backend.getDisk(volumeId);
         if (existing) {
           const info = volumeInfo(existing);
@@ -414,7 +416,7 @@ export function createControllerService(options: ControllerOptions): ServiceImpl
       if (!isVolumeId(sourceVolumeId)) throw new NotFoundError(`source volume ${sourceVolumeId} does not exist`);
       const snapshotId = snapshotIdFor(name, sourceVolumeId);
       const key = snapshotKeyForName(name);
-      return locks.withLock([`snapshot-name:${key}`, sourceVolumeId], "CreateSnapshot", async () => {
+      return locks.withLocks({ exclusive: [`snapshot-name:${key}`], shared: [sourceVolumeId] }, "CreateSnapshot", async () => {
         // Same name taken from another source? The key is the name part of every snapshot ID.
         const { snapshots } = await listOurs();
         const sameName = snapshots.find((s) => parseSnapshotId(s.disk.slot)?.key === key);

@@ -27,4 +27,25 @@ describe("KeyedLocks", () => {
     expect(await locks.withLock(["a", "b", "a"], "op2", async () => 2)).toBe(2);
     expect(locks.snapshot().size).toBe(0);
   });
+
+  it("shared holders coexist; an exclusive holder conflicts with them and they with it", async () => {
+    const locks = new KeyedLocks();
+    let releaseA!: () => void;
+    let releaseB!: () => void;
+    const a = locks.withLocks({ exclusive: ["vol-a"], shared: ["snap-1"] }, "CreateVolume", () => new Promise<void>((r) => (releaseA = r)));
+    const b = locks.withLocks({ exclusive: ["vol-b"], shared: ["snap-1"] }, "CreateVolume", () => new Promise<void>((r) => (releaseB = r)));
+    await expect(locks.withLock("snap-1", "DeleteSnapshot", async () => 0)).rejects.toThrow(AbortedError);
+    releaseA();
+    await a;
+    await expect(locks.withLock("snap-1", "DeleteSnapshot", async () => 0)).rejects.toThrow(/CreateVolume/);
+    releaseB();
+    await b;
+    expect(locks.snapshot().size).toBe(0);
+    let releaseD!: () => void;
+    const d = locks.withLock("snap-1", "DeleteSnapshot", () => new Promise<void>((r) => (releaseD = r)));
+    await expect(locks.withLocks({ exclusive: ["vol-c"], shared: ["snap-1"] }, "CreateVolume", async () => 0)).rejects.toThrow(AbortedError);
+    expect(locks.snapshot().has("vol-c")).toBe(false);
+    releaseD();
+    await d;
+  });
 });
