@@ -36,7 +36,17 @@ describe("sim-nvme CLI", () => {
   it("down after a killed host agent undoes loop devices, mounts and dev nodes", async () => {
     dir = tempDir();
     const stateDir = path.join(dir, "state");
-    const up = JSON.parse(await mustRun(process.execPath, [CLI, "up", "--state-dir", stateDir, "--export-port", "0", "--json"])) as {
+    const up = JSON.parse(
+      await mustRun(process.execPath, [
+        CLI,
+        "up",
+        "--state-dir",
+        stateDir,
+        "--export-port",
+        "0",
+        "--json",
+      ]),
+    ) as {
       target: { ssh: SshInfo; exportPort: number; poolDir: string };
       host: { pid: number; nvmeCliPath: string; devRoot: string; sysfsRoot: string };
     };
@@ -51,7 +61,17 @@ describe("sim-nvme CLI", () => {
       client.end();
     }
     const file = path.join(up.target.poolDir, "storage-pool/pvc-cli-1.img");
-    await mustRun(up.host.nvmeCliPath, ["connect", "-t", "tcp", "-a", "127.0.0.1", "-s", String(up.target.exportPort), "-n", NQN]);
+    await mustRun(up.host.nvmeCliPath, [
+      "connect",
+      "-t",
+      "tcp",
+      "-a",
+      "127.0.0.1",
+      "-s",
+      String(up.target.exportPort),
+      "-n",
+      NQN,
+    ]);
     const node = path.join(up.host.devRoot, "nvme0n1");
     await mustRun("mkfs.ext4", ["-q", "-F", node]);
     const mp = path.join(dir, "mnt");
@@ -61,7 +81,19 @@ describe("sim-nvme CLI", () => {
     expect(mountsWithDev(num)).toEqual([mp]);
 
     // A fault through the CLI reaches the running agent.
-    expect(JSON.parse(await mustRun(process.execPath, [CLI, "fault", "--state-dir", stateDir, "rename", NQN, "--json"]))).toEqual(["nvme0n2"]);
+    expect(
+      JSON.parse(
+        await mustRun(process.execPath, [
+          CLI,
+          "fault",
+          "--state-dir",
+          stateDir,
+          "rename",
+          NQN,
+          "--json",
+        ]),
+      ),
+    ).toEqual(["nvme0n2"]);
     const node2 = path.join(up.host.devRoot, "nvme0n2");
     expect(loopsBacking(file)).toHaveLength(2); // the new device and the old one pinned by the mount
 
@@ -74,7 +106,9 @@ describe("sim-nvme CLI", () => {
         return true;
       }
     });
-    const down = JSON.parse(await mustRun(process.execPath, [CLI, "down", "--state-dir", stateDir, "--json"])) as {
+    const down = JSON.parse(
+      await mustRun(process.execPath, [CLI, "down", "--state-dir", stateDir, "--json"]),
+    ) as {
       unmounted: string[];
       detached: string[];
     };
@@ -84,7 +118,9 @@ describe("sim-nvme CLI", () => {
     expect(fs.existsSync(node)).toBe(false);
     expect(fs.existsSync(node2)).toBe(false);
     expect(fs.existsSync(path.join(up.host.sysfsRoot, "class/block/nvme0n2"))).toBe(false);
-    const status = JSON.parse(await mustRun(process.execPath, [CLI, "status", "--state-dir", stateDir, "--json"])) as unknown;
+    const status = JSON.parse(
+      await mustRun(process.execPath, [CLI, "status", "--state-dir", stateDir, "--json"]),
+    ) as unknown;
     expect(status).toEqual({ target: null, host: null });
   });
 });

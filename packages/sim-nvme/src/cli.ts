@@ -40,7 +40,8 @@ const hostInfoFile = (d: string): string => path.join(d, "host.json");
 
 function port(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("not a port number");
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("not a port number");
   return n;
 }
 
@@ -83,7 +84,8 @@ function onSignals(stop: () => Promise<void>): void {
 async function runTarget(f: TargetFlags): Promise<void> {
   const stateDir = path.resolve(f.stateDir);
   const capacity = f.capacity === undefined ? undefined : parseSize(f.capacity);
-  if (f.capacity !== undefined && capacity === undefined) throw new InvalidArgumentError(`bad --capacity ${f.capacity}`);
+  if (f.capacity !== undefined && capacity === undefined)
+    throw new InvalidArgumentError(`bad --capacity ${f.capacity}`);
   const t = await startTarget({
     stateDir,
     poolDir: f.poolDir,
@@ -94,13 +96,23 @@ async function runTarget(f: TargetFlags): Promise<void> {
     user: f.user,
     controlSocket: true,
   });
-  const info = { pid: process.pid, ssh: t.ssh, exportPort: t.exportPort, controlSocket: t.controlSocketPath, poolDir: t.store.poolDir };
+  const info = {
+    pid: process.pid,
+    ssh: t.ssh,
+    exportPort: t.exportPort,
+    controlSocket: t.controlSocketPath,
+    poolDir: t.store.poolDir,
+  };
   fs.writeFileSync(targetInfoFile(stateDir), JSON.stringify(info, null, 2));
   onSignals(async () => {
     await t.close();
     fs.rmSync(targetInfoFile(stateDir), { force: true });
   });
-  print(f.json, info, `target up: ssh ${t.ssh.host}:${String(t.ssh.port)}, export port ${String(t.exportPort)}`);
+  print(
+    f.json,
+    info,
+    `target up: ssh ${t.ssh.host}:${String(t.ssh.port)}, export port ${String(t.exportPort)}`,
+  );
 }
 
 async function runHost(f: HostFlags): Promise<void> {
@@ -124,15 +136,26 @@ async function runHost(f: HostFlags): Promise<void> {
     await h.close();
     fs.rmSync(hostInfoFile(stateDir), { force: true });
   });
-  print(f.json, info, `host agent up: nvme stand-in ${h.nvmeCliPath}, sysfs ${info.sysfsRoot}, dev ${info.devRoot}`);
+  print(
+    f.json,
+    info,
+    `host agent up: nvme stand-in ${h.nvmeCliPath}, sysfs ${info.sysfsRoot}, dev ${info.devRoot}`,
+  );
 }
 
-async function waitForFile(file: string, pid: number, timeoutMs: number): Promise<Record<string, unknown>> {
+async function waitForFile(
+  file: string,
+  pid: number,
+  timeoutMs: number,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const info = readJson(file);
     if (info && info.pid === pid) return info;
-    if (!alive(pid)) throw new Error(`process ${String(pid)} exited before it was ready (see the .log next to ${file})`);
+    if (!alive(pid))
+      throw new Error(
+        `process ${String(pid)} exited before it was ready (see the .log next to ${file})`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${file}`);
@@ -154,11 +177,23 @@ async function up(f: TargetFlags & HostFlags): Promise<void> {
   const stateDir = path.resolve(f.stateDir);
   fs.mkdirSync(stateDir, { recursive: true });
   for (const file of [targetInfoFile(stateDir), hostInfoFile(stateDir)]) {
-    if (alive(readJson(file)?.pid)) throw new Error(`already running (${file}); run sim-nvme down first`);
+    if (alive(readJson(file)?.pid))
+      throw new Error(`already running (${file}); run sim-nvme down first`);
     fs.rmSync(file, { force: true });
   }
   const common = ["--state-dir", stateDir, "--json"];
-  const tArgs = ["target", ...common, "--address", f.address, "--ssh-port", f.sshPort, "--export-port", f.exportPort, "--user", f.user];
+  const tArgs = [
+    "target",
+    ...common,
+    "--address",
+    f.address,
+    "--ssh-port",
+    f.sshPort,
+    "--export-port",
+    f.exportPort,
+    "--user",
+    f.user,
+  ];
   if (f.poolDir) tArgs.push("--pool-dir", f.poolDir);
   if (f.capacity) tArgs.push("--capacity", f.capacity);
   const hArgs = ["host", ...common];
@@ -201,7 +236,12 @@ async function down(f: Common): Promise<void> {
   const targetStopped = await stopPid(readJson(targetInfoFile(stateDir))?.pid);
   // Whatever a killed agent left behind is in its journal.
   const cleanup = await cleanupFromJournal(stateDir);
-  for (const f2 of [hostInfoFile(stateDir), targetInfoFile(stateDir), path.join(stateDir, "agent.sock"), path.join(stateDir, "target.sock")]) {
+  for (const f2 of [
+    hostInfoFile(stateDir),
+    targetInfoFile(stateDir),
+    path.join(stateDir, "agent.sock"),
+    path.join(stateDir, "target.sock"),
+  ]) {
     fs.rmSync(f2, { force: true });
   }
   const report = { hostStopped, targetStopped, ...cleanup };
@@ -225,10 +265,20 @@ async function status(f: Common): Promise<void> {
   const target = await ask(path.join(stateDir, "target.sock"));
   const host = await ask(path.join(stateDir, "agent.sock"));
   const st = { target, host };
-  const hs = host as { subsystems?: { name: string; nqn: string; controllers: { name: string; state: string; namespace?: { name: string } }[] }[] } | null;
-  const lines = [`target: ${target ? "running" : "not running"}`, `host agent: ${host ? "running" : "not running"}`];
+  const hs = host as {
+    subsystems?: {
+      name: string;
+      nqn: string;
+      controllers: { name: string; state: string; namespace?: { name: string } }[];
+    }[];
+  } | null;
+  const lines = [
+    `target: ${target ? "running" : "not running"}`,
+    `host agent: ${host ? "running" : "not running"}`,
+  ];
   for (const s of hs?.subsystems ?? []) {
-    for (const c of s.controllers) lines.push(`  ${s.name} ${s.nqn} ${c.name} ${c.state} ${c.namespace?.name ?? "-"}`);
+    for (const c of s.controllers)
+      lines.push(`  ${s.name} ${s.nqn} ${c.name} ${c.state} ${c.namespace?.name ?? "-"}`);
   }
   print(f.json, st, lines.join("\n"));
 }
@@ -238,7 +288,8 @@ async function fault(f: Common, name: string, args: string[]): Promise<void> {
   const agentSock = path.join(stateDir, "agent.sock");
   const targetSock = path.join(stateDir, "target.sock");
   const need = (n: number): void => {
-    if (args.length !== n) throw new InvalidArgumentError(`fault ${name} takes ${String(n)} argument(s)`);
+    if (args.length !== n)
+      throw new InvalidArgumentError(`fault ${name} takes ${String(n)} argument(s)`);
   };
   const call = async (sock: string, req: Record<string, unknown>): Promise<unknown> => {
     try {
@@ -246,7 +297,10 @@ async function fault(f: Common, name: string, args: string[]): Promise<void> {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ECONNREFUSED") {
-        throw new Error(`${sock === targetSock ? "target" : "host agent"} is not running in ${stateDir} (no ${path.basename(sock)})`, { cause: e });
+        throw new Error(
+          `${sock === targetSock ? "target" : "host agent"} is not running in ${stateDir} (no ${path.basename(sock)})`,
+          { cause: e },
+        );
       }
       throw e;
     }
@@ -262,7 +316,8 @@ async function fault(f: Common, name: string, args: string[]): Promise<void> {
     case "slow-appear": {
       need(1);
       const ms = Number(args[0]);
-      if (!Number.isInteger(ms) || ms < 0) throw new InvalidArgumentError("slow-appear takes milliseconds");
+      if (!Number.isInteger(ms) || ms < 0)
+        throw new InvalidArgumentError("slow-appear takes milliseconds");
       result = await call(agentSock, { op: "slow-appear", ms });
       break;
     }
@@ -279,14 +334,19 @@ async function fault(f: Common, name: string, args: string[]): Promise<void> {
       break;
     }
     default:
-      throw new InvalidArgumentError(`unknown fault ${name} (rename, drop, orphan, slow-appear, target-down, target-up, resize)`);
+      throw new InvalidArgumentError(
+        `unknown fault ${name} (rename, drop, orphan, slow-appear, target-down, target-up, resize)`,
+      );
   }
   print(f.json, result, `fault ${name} done`);
 }
 
 export function buildProgram(): Command {
-  const program = new Command("sim-nvme").description("simulated RDS (RouterOS over SSH) and NVMe/TCP host over real loop devices");
-  const stateDir = (c: Command): Command => c.requiredOption("--state-dir <dir>", "state directory (keys, disk table, journal, sockets)");
+  const program = new Command("sim-nvme").description(
+    "simulated RDS (RouterOS over SSH) and NVMe/TCP host over real loop devices",
+  );
+  const stateDir = (c: Command): Command =>
+    c.requiredOption("--state-dir <dir>", "state directory (keys, disk table, journal, sockets)");
   const json = (c: Command): Command => c.option("--json", "machine-readable output");
   const targetOpts = (c: Command): Command =>
     c
@@ -302,16 +362,40 @@ export function buildProgram(): Command {
       .option("--dev-root <dir>", "where block nodes are made (default <state-dir>/dev)")
       .option("--no-multipath", "plain nvme<C>n<H> layout instead of native multipath heads");
 
-  hostOpts(targetOpts(json(stateDir(program.command("up").description("start target and host agent in the background"))))).action(
-    (o: TargetFlags & HostFlags) => up(o),
+  hostOpts(
+    targetOpts(
+      json(
+        stateDir(
+          program.command("up").description("start target and host agent in the background"),
+        ),
+      ),
+    ),
+  ).action((o: TargetFlags & HostFlags) => up(o));
+  json(
+    stateDir(
+      program
+        .command("down")
+        .description("stop both and undo every loop device, mount and dev node"),
+    ),
+  ).action((o: Common) => down(o));
+  json(stateDir(program.command("status").description("report target and host state"))).action(
+    (o: Common) => status(o),
   );
-  json(stateDir(program.command("down").description("stop both and undo every loop device, mount and dev node"))).action((o: Common) => down(o));
-  json(stateDir(program.command("status").description("report target and host state"))).action((o: Common) => status(o));
-  json(stateDir(program.command("fault").description("inject a fault").argument("<name>").argument("[args...]"))).action(
-    (name: string, args: string[], o: Common) => fault(o, name, args),
-  );
-  targetOpts(json(stateDir(program.command("target").description("run the target in the foreground")))).action((o: TargetFlags) => runTarget(o));
-  hostOpts(json(stateDir(program.command("host").description("run the host agent in the foreground")))).action((o: HostFlags) => runHost(o));
+  json(
+    stateDir(
+      program
+        .command("fault")
+        .description("inject a fault")
+        .argument("<name>")
+        .argument("[args...]"),
+    ),
+  ).action((name: string, args: string[], o: Common) => fault(o, name, args));
+  targetOpts(
+    json(stateDir(program.command("target").description("run the target in the foreground"))),
+  ).action((o: TargetFlags) => runTarget(o));
+  hostOpts(
+    json(stateDir(program.command("host").description("run the host agent in the foreground"))),
+  ).action((o: HostFlags) => runHost(o));
   return program;
 }
 

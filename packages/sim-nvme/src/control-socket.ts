@@ -11,7 +11,10 @@ export interface RpcReply {
   error?: string;
 }
 
-export async function serveControlSocket(socketPath: string, handler: Handler): Promise<net.Server> {
+export async function serveControlSocket(
+  socketPath: string,
+  handler: Handler,
+): Promise<net.Server> {
   fs.rmSync(socketPath, { force: true }); // a stale socket file from a crashed run
   const server = net.createServer((sock) => {
     sock.on("error", () => undefined);
@@ -31,7 +34,11 @@ export async function serveControlSocket(socketPath: string, handler: Handler): 
         }
         handler(req)
           .then((result) => sock.write(`${JSON.stringify({ ok: true, result })}\n`))
-          .catch((e: unknown) => sock.write(`${JSON.stringify({ ok: false, error: e instanceof Error ? e.message : String(e) })}\n`));
+          .catch((e: unknown) =>
+            sock.write(
+              `${JSON.stringify({ ok: false, error: e instanceof Error ? e.message : String(e) })}\n`,
+            ),
+          );
       }
     });
   });
@@ -50,7 +57,11 @@ export function closeServer(server: net.Server): Promise<void> {
 }
 
 /** One request, one reply; rejects on a refused/absent socket or after `timeoutMs`. */
-export function callControlSocket(socketPath: string, req: Record<string, unknown>, timeoutMs = 60_000): Promise<unknown> {
+export function callControlSocket(
+  socketPath: string,
+  req: Record<string, unknown>,
+  timeoutMs = 60_000,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(socketPath);
     let buf = "";

@@ -33,7 +33,9 @@ export function run(argv: readonly string[], timeoutMs = 15_000): Promise<RunRes
         }
         const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
         const reason = e.killed ? `timed out after ${timeoutMs} ms` : e.message;
-        reject(new HostCommandError(argv, typeof e.code === "number" ? e.code : null, stderr, reason));
+        reject(
+          new HostCommandError(argv, typeof e.code === "number" ? e.code : null, stderr, reason),
+        );
       },
     );
   });

@@ -24,5 +24,9 @@ export function ensureKeyPair(dir: string, name: string, comment: string): KeyPa
     fs.writeFileSync(privateKeyPath, kp.private, { mode: 0o600 });
     fs.writeFileSync(publicKeyPath, `${kp.public.trim()}\n`, { mode: 0o644 });
   }
-  return { privateKeyPath, publicKeyPath, publicKey: fs.readFileSync(publicKeyPath, "utf8").trim() };
+  return {
+    privateKeyPath,
+    publicKeyPath,
+    publicKey: fs.readFileSync(publicKeyPath, "utf8").trim(),
+  };
 }

@@ -30,12 +30,29 @@ async function addDisk(s: Sim, size = "64M"): Promise<string> {
   return path.join(s.poolDir, "storage-pool/csi/pvc-int-1.img");
 }
 
-function nvme(s: Sim, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+function nvme(
+  s: Sim,
+  ...args: string[]
+): Promise<{ stdout: string; stderr: string; code: number }> {
   return runProc(s.nvmeCliPath, args);
 }
 
 function connectArgs(s: Sim, lossTmo: number): string[] {
-  return ["connect", "-t", "tcp", "-a", "127.0.0.1", "-s", String(s.exportPort), "-n", NQN, "-l", String(lossTmo), "-c", "1"];
+  return [
+    "connect",
+    "-t",
+    "tcp",
+    "-a",
+    "127.0.0.1",
+    "-s",
+    String(s.exportPort),
+    "-n",
+    NQN,
+    "-l",
+    String(lossTmo),
+    "-c",
+    "1",
+  ];
 }
 
 /** The visible disk for NQN: class/block entry without a `c` path name whose subsystem matches. */
@@ -80,24 +97,42 @@ describe("sim-nvme on real loop devices", () => {
     // Kernel shape: controller, subsystem, multipath head + hidden path.
     expect(readAttr(s.sysfsRoot, "class/nvme/nvme0/subsysnqn")).toBe(`${NQN}\n`);
     expect(readAttr(s.sysfsRoot, "class/nvme/nvme0/state")).toBe("live\n");
-    expect(readAttr(s.sysfsRoot, "class/nvme/nvme0/address")).toBe(`traddr=127.0.0.1,trsvcid=${String(s.exportPort)},src_addr=127.0.0.1\n`);
-    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/nvme/nvme0"))).toBe("../../devices/virtual/nvme-fabrics/ctl/nvme0");
-    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0n1"))).toBe("../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1");
-    expect(fs.readlinkSync(path.join(s.sysfsRoot, "block/nvme0n1"))).toBe("../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1");
+    expect(readAttr(s.sysfsRoot, "class/nvme/nvme0/address")).toBe(
+      `traddr=127.0.0.1,trsvcid=${String(s.exportPort)},src_addr=127.0.0.1\n`,
+    );
+    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/nvme/nvme0"))).toBe(
+      "../../devices/virtual/nvme-fabrics/ctl/nvme0",
+    );
+    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0n1"))).toBe(
+      "../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1",
+    );
+    expect(fs.readlinkSync(path.join(s.sysfsRoot, "block/nvme0n1"))).toBe(
+      "../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1",
+    );
     expect(readAttr(s.sysfsRoot, "class/block/nvme0c0n1/hidden")).toBe("1\n");
-    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0c0n1"))).toBe("../../devices/virtual/nvme-fabrics/ctl/nvme0/nvme0c0n1");
-    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0n1/multipath/nvme0c0n1"))).toBe("../../../../nvme-fabrics/ctl/nvme0/nvme0c0n1");
-    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0n1/device"))).toBe("../../nvme-subsys0");
+    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0c0n1"))).toBe(
+      "../../devices/virtual/nvme-fabrics/ctl/nvme0/nvme0c0n1",
+    );
+    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0n1/multipath/nvme0c0n1"))).toBe(
+      "../../../../nvme-fabrics/ctl/nvme0/nvme0c0n1",
+    );
+    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0n1/device"))).toBe(
+      "../../nvme-subsys0",
+    );
     expect(readAttr(s.sysfsRoot, "class/block/nvme0n1/hidden")).toBe("0\n");
     expect(readAttr(s.sysfsRoot, "class/block/nvme0n1/nsid")).toBe("1\n");
     expect(readAttr(s.sysfsRoot, "class/block/nvme0c0n1/dev")).toBeUndefined();
-    expect(readAttr(s.sysfsRoot, "class/block/nvme0n1/size")).toBe(`${String((64 * 1024 * 1024) / 512)}\n`);
+    expect(readAttr(s.sysfsRoot, "class/block/nvme0n1/size")).toBe(
+      `${String((64 * 1024 * 1024) / 512)}\n`,
+    );
 
     const loops = loopsBacking(file);
     expect(loops).toHaveLength(1);
     const num = loopDevNumber(loops[0]);
     expect(readAttr(s.sysfsRoot, "class/block/nvme0n1/dev")).toBe(`${num}\n`);
-    expect(fs.readlinkSync(path.join(s.sysfsRoot, `dev/block/${num}`))).toBe("../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1");
+    expect(fs.readlinkSync(path.join(s.sysfsRoot, `dev/block/${num}`))).toBe(
+      "../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1",
+    );
     const node = path.join(s.devRoot, "nvme0n1");
     expect(nodeNumber(node)).toBe(num);
 
@@ -126,10 +161,14 @@ describe("sim-nvme on real loop devices", () => {
 
     await unmountQuietly(mp);
     const mp2 = await mountAt(newNode);
-    expect(fs.readFileSync(path.join(mp2, "hello.txt"), "utf8")).toBe("written before the rename\n");
+    expect(fs.readFileSync(path.join(mp2, "hello.txt"), "utf8")).toBe(
+      "written before the rename\n",
+    );
     expect(mountsWithDev(newNum!)).toContain(mp2);
 
-    const list = JSON.parse((await nvme(s, "list", "-o", "json")).stdout) as { Devices: { DevicePath: string }[] };
+    const list = JSON.parse((await nvme(s, "list", "-o", "json")).stdout) as {
+      Devices: { DevicePath: string }[];
+    };
     expect(list.Devices.map((d) => d.DevicePath)).toEqual([newNode]);
   });
 
@@ -139,10 +178,18 @@ describe("sim-nvme on real loop devices", () => {
     expect((await nvme(s, ...connectArgs(s, 30))).code).toBe(0);
     const num = readAttr(s.sysfsRoot, "class/block/nvme0n1/dev");
     await s.faults.targetDown();
-    await waitFor("connecting", () => readAttr(s.sysfsRoot, "class/nvme/nvme0/state") === "connecting\n");
-    expect(readAttr(s.sysfsRoot, "class/nvme/nvme0/address")).toBe(`traddr=127.0.0.1,trsvcid=${String(s.exportPort)}\n`);
+    await waitFor(
+      "connecting",
+      () => readAttr(s.sysfsRoot, "class/nvme/nvme0/state") === "connecting\n",
+    );
+    expect(readAttr(s.sysfsRoot, "class/nvme/nvme0/address")).toBe(
+      `traddr=127.0.0.1,trsvcid=${String(s.exportPort)}\n`,
+    );
     // A duplicate connect to a connecting controller is refused, as the kernel does.
-    expect(await nvme(s, ...connectArgs(s, 30))).toMatchObject({ code: 1, stderr: "already connected\n" });
+    expect(await nvme(s, ...connectArgs(s, 30))).toMatchObject({
+      code: 1,
+      stderr: "already connected\n",
+    });
     await s.faults.targetUp();
     await waitFor("live again", () => readAttr(s.sysfsRoot, "class/nvme/nvme0/state") === "live\n");
     expect(visibleDisk(s)).toBe("nvme0n1");
@@ -160,17 +207,29 @@ describe("sim-nvme on real loop devices", () => {
     const oldNum = nodeNumber(node);
 
     await s.faults.targetDown();
-    await waitFor("connecting", () => readAttr(s.sysfsRoot, "class/nvme/nvme0/state") === "connecting\n");
-    await waitFor("deleted", () => !fs.existsSync(path.join(s.sysfsRoot, "class/nvme/nvme0")), 60_000);
+    await waitFor(
+      "connecting",
+      () => readAttr(s.sysfsRoot, "class/nvme/nvme0/state") === "connecting\n",
+    );
+    await waitFor(
+      "deleted",
+      () => !fs.existsSync(path.join(s.sysfsRoot, "class/nvme/nvme0")),
+      60_000,
+    );
     expect(fs.existsSync(path.join(s.sysfsRoot, "class/block/nvme0n1"))).toBe(false);
     expect(fs.existsSync(node)).toBe(false);
     // The mount still pins the old head, so the subsystem stays, controller-less.
     expect(readAttr(s.sysfsRoot, "class/nvme-subsystem/nvme-subsys0/subsysnqn")).toBe(`${NQN}\n`);
-    const subsys = JSON.parse((await nvme(s, "list-subsys", "-o", "json")).stdout) as { Subsystems: { Name: string; Paths: unknown[] }[] }[];
+    const subsys = JSON.parse((await nvme(s, "list-subsys", "-o", "json")).stdout) as {
+      Subsystems: { Name: string; Paths: unknown[] }[];
+    }[];
     expect(subsys[0]?.Subsystems).toEqual([{ Name: "nvme-subsys0", NQN, Paths: [] }]);
 
     await s.faults.targetUp();
-    expect(await nvme(s, ...connectArgs(s, 2))).toMatchObject({ code: 0, stdout: "device: nvme1\n" });
+    expect(await nvme(s, ...connectArgs(s, 2))).toMatchObject({
+      code: 0,
+      stdout: "device: nvme1\n",
+    });
     expect(visibleDisk(s)).toBe("nvme0n2");
     expect(nodeNumber(path.join(s.devRoot, "nvme0n2"))).not.toBe(oldNum);
 
@@ -178,9 +237,14 @@ describe("sim-nvme on real loop devices", () => {
     await unmountQuietly(mp);
     await waitFor("old loop released", () => loopsBacking(file).length === 1);
     // Nothing pins anything after a disconnect: the lowest numbers are free again.
-    expect((await nvme(s, "disconnect", "-n", NQN)).stdout).toBe(`NQN:${NQN} disconnected 1 controller(s)\n`);
+    expect((await nvme(s, "disconnect", "-n", NQN)).stdout).toBe(
+      `NQN:${NQN} disconnected 1 controller(s)\n`,
+    );
     expect((await nvme(s, "list-subsys", "-o", "json")).stdout).toBe("[\n]\n");
-    expect(await nvme(s, ...connectArgs(s, 2))).toMatchObject({ code: 0, stdout: "device: nvme0\n" });
+    expect(await nvme(s, ...connectArgs(s, 2))).toMatchObject({
+      code: 0,
+      stdout: "device: nvme0\n",
+    });
     expect(visibleDisk(s)).toBe("nvme0n1");
   });
 
@@ -190,7 +254,9 @@ describe("sim-nvme on real loop devices", () => {
     const s = sim;
     await addDisk(s);
     expect((await nvme(s, ...connectArgs(s, 30))).code).toBe(0);
-    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0n1"))).toBe("../../devices/virtual/nvme-fabrics/ctl/nvme0/nvme0n1");
+    expect(fs.readlinkSync(path.join(s.sysfsRoot, "class/block/nvme0n1"))).toBe(
+      "../../devices/virtual/nvme-fabrics/ctl/nvme0/nvme0n1",
+    );
     expect(fs.existsSync(path.join(s.sysfsRoot, "class/block/nvme0c0n1"))).toBe(false);
     await s.faults.rename(NQN);
     // Without a head the old controller object is pinned too: new controller and disk names.
@@ -203,9 +269,13 @@ describe("sim-nvme on real loop devices", () => {
     expect((await nvme(s, ...connectArgs(s, 30))).code).toBe(0);
     await s.faults.resize("pvc-int-1", 128 * 1024 * 1024);
     expect(fs.statSync(file).size).toBe(128 * 1024 * 1024);
-    expect(readAttr(s.sysfsRoot, "class/block/nvme0n1/size")).toBe(`${String((128 * 1024 * 1024) / 512)}\n`);
+    expect(readAttr(s.sysfsRoot, "class/block/nvme0n1/size")).toBe(
+      `${String((128 * 1024 * 1024) / 512)}\n`,
+    );
     const loop = loopsBacking(file)[0];
-    expect((await mustRun("blockdev", ["--getsize64", loop])).trim()).toBe(String(128 * 1024 * 1024));
+    expect((await mustRun("blockdev", ["--getsize64", loop])).trim()).toBe(
+      String(128 * 1024 * 1024),
+    );
   });
 
   it("orphan keeps the subsystem listed without a namespace; drop removes the controller", async () => {

@@ -95,7 +95,10 @@ export async function startSim(opts: SimOptions): Promise<Sim> {
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline) {
         await host.agent.settle();
-        const views = host.agent.subsystemsView().filter((s) => s.nqn === nqn).flatMap((s) => s.controllers);
+        const views = host.agent
+          .subsystemsView()
+          .filter((s) => s.nqn === nqn)
+          .flatMap((s) => s.controllers);
         if (views.every((c) => !c.namespace || c.namespace.sizeBytes === bytes)) return;
         await new Promise((r) => setTimeout(r, 20));
       }

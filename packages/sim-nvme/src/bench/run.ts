@@ -23,7 +23,9 @@ const fmt = (xs: number[]): string =>
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 60_000, encoding: "utf8" }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd}: ${stderr}`)) : resolve(stdout)));
+    execFile(cmd, args, { timeout: 60_000, encoding: "utf8" }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${cmd}: ${stderr}`)) : resolve(stdout),
+    );
   });
 }
 
@@ -36,7 +38,8 @@ async function until(fn: () => boolean): Promise<void> {
 }
 
 function headFor(sim: Sim, nqn: string): string | undefined {
-  return sim.host.agent.subsystemsView().find((s) => s.nqn === nqn)?.controllers[0]?.namespace?.name;
+  return sim.host.agent.subsystemsView().find((s) => s.nqn === nqn)?.controllers[0]?.namespace
+    ?.name;
 }
 
 async function benchHost(rounds: number): Promise<void> {
@@ -47,9 +50,20 @@ async function benchHost(rounds: number): Promise<void> {
     await sim.target.interpreter.run(
       `/disk add type=file file-path=/storage-pool/pvc-bench.img file-size=64M slot=pvc-bench nvme-tcp-export=yes nvme-tcp-server-nqn=${nqn}`,
     );
-    const connect = ["connect", "-t", "tcp", "-a", "127.0.0.1", "-s", String(sim.exportPort), "-n", nqn];
+    const connect = [
+      "connect",
+      "-t",
+      "tcp",
+      "-a",
+      "127.0.0.1",
+      "-s",
+      String(sim.exportPort),
+      "-n",
+      nqn,
+    ];
     const visible = (name: string): boolean =>
-      fs.existsSync(path.join(sim.sysfsRoot, "class/block", name)) && fs.existsSync(path.join(sim.devRoot, name));
+      fs.existsSync(path.join(sim.sysfsRoot, "class/block", name)) &&
+      fs.existsSync(path.join(sim.devRoot, name));
     const connectMs: number[] = [];
     const renameMs: number[] = [];
     for (let i = 0; i < rounds; i++) {
@@ -71,8 +85,12 @@ async function benchHost(rounds: number): Promise<void> {
       renameMs.push(performance.now() - t1);
       await run(sim.nvmeCliPath, ["disconnect", "-n", nqn]);
     }
-    console.log(`connect -> device visible (nvme stand-in process + agent + losetup + mknod): ${fmt(connectMs)}`);
-    console.log(`rename  -> new device visible (new loop device, old one detached):          ${fmt(renameMs)}`);
+    console.log(
+      `connect -> device visible (nvme stand-in process + agent + losetup + mknod): ${fmt(connectMs)}`,
+    );
+    console.log(
+      `rename  -> new device visible (new loop device, old one detached):          ${fmt(renameMs)}`,
+    );
   } finally {
     await sim.down();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -82,7 +100,7 @@ async function benchHost(rounds: number): Promise<void> {
 function connectSsh(info: SshInfo, noDelay: boolean): Promise<InstanceType<typeof Client>> {
   const parsed = utils.parseKey(info.hostPublicKey);
   if (parsed instanceof Error) throw parsed;
-  const want: ParsedKey | undefined = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : (parsed);
+  const want: ParsedKey | undefined = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;
   return new Promise((resolve, reject) => {
     const c = new Client();
     c.on("ready", () => {

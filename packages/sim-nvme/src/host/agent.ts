@@ -16,7 +16,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { openAssociation, AssociationError, type Association } from "./association.js";
 import { Journal, cleanupFromJournal, journalPath } from "./journal.js";
-import { attachLoop, detachLoop, loopAttachedTo, mknodBlock, setLoopCapacity, type LoopDevice } from "./loop.js";
+import {
+  attachLoop,
+  detachLoop,
+  loopAttachedTo,
+  mknodBlock,
+  setLoopCapacity,
+  type LoopDevice,
+} from "./loop.js";
 import { CTL, SysfsTree, type NsAttrs } from "./sysfs.js";
 
 export interface HostAgentOptions {
@@ -121,7 +128,15 @@ export interface ControllerView {
   model: string;
   firmware: string;
   subsystem: string;
-  namespace?: { name: string; devPath: string; nsid: number; sizeBytes: number; major: number; minor: number; loop: string };
+  namespace?: {
+    name: string;
+    devPath: string;
+    nsid: number;
+    sizeBytes: number;
+    major: number;
+    minor: number;
+    loop: string;
+  };
 }
 
 export interface SubsystemView {
@@ -174,9 +189,14 @@ export class HostAgent {
     const idFile = path.join(opts.stateDir, "hostid");
     // Like nvme-cli: the host ID defaults to the UUID inside the host NQN.
     const fromNqn = opts.hostnqn ? /uuid:([0-9a-f-]{36})$/i.exec(opts.hostnqn)?.[1] : undefined;
-    if (!fs.existsSync(idFile)) fs.writeFileSync(idFile, `${opts.hostid ?? fromNqn ?? crypto.randomUUID()}\n`);
+    if (!fs.existsSync(idFile))
+      fs.writeFileSync(idFile, `${opts.hostid ?? fromNqn ?? crypto.randomUUID()}\n`);
     this.hostid = opts.hostid ?? fromNqn ?? fs.readFileSync(idFile, "utf8").trim();
-    if (!fs.existsSync(nqnFile)) fs.writeFileSync(nqnFile, `${opts.hostnqn ?? `nqn.2014-08.org.nvmexpress:uuid:${this.hostid}`}\n`);
+    if (!fs.existsSync(nqnFile))
+      fs.writeFileSync(
+        nqnFile,
+        `${opts.hostnqn ?? `nqn.2014-08.org.nvmexpress:uuid:${this.hostid}`}\n`,
+      );
     this.hostnqn = opts.hostnqn ?? fs.readFileSync(nqnFile, "utf8").trim();
   }
 
@@ -229,14 +249,19 @@ export class HostAgent {
   connect(p: ConnectParams): Promise<string> {
     return this.serial(async () => {
       if (this.closed) throw new ConnectFailedError("invalid", "host agent is shutting down");
-      if (p.transport !== "tcp") throw new ConnectFailedError("invalid", `transport ${p.transport} is not simulated`);
+      if (p.transport !== "tcp")
+        throw new ConnectFailedError("invalid", `transport ${p.transport} is not simulated`);
       const params: Controller["params"] = {
         transport: "tcp",
         traddr: p.traddr,
         trsvcid: p.trsvcid,
         nqn: p.nqn,
         hostnqn: p.hostnqn ?? this.hostnqn,
-        hostid: p.hostid ?? (p.hostnqn ? (/uuid:([0-9a-f-]{36})$/i.exec(p.hostnqn)?.[1] ?? this.hostid) : this.hostid),
+        hostid:
+          p.hostid ??
+          (p.hostnqn
+            ? (/uuid:([0-9a-f-]{36})$/i.exec(p.hostnqn)?.[1] ?? this.hostid)
+            : this.hostid),
         ctrlLossTmo: p.ctrlLossTmo ?? 600,
         reconnectDelay: p.reconnectDelay ?? 10,
         kato: p.kato ?? 5,
@@ -253,7 +278,8 @@ export class HostAgent {
       // Numbers of devices whose last user went away since the last look are free again.
       this.pruneGhosts();
       const port = Number(params.trsvcid);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConnectFailedError("invalid", "invalid trsvcid");
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new ConnectFailedError("invalid", "invalid trsvcid");
       let assoc: Association;
       try {
         assoc = await openAssociation(params.traddr, port, params.nqn, params.hostnqn);
@@ -296,7 +322,10 @@ export class HostAgent {
   rescan(name: string): Promise<boolean> {
     return this.serial(async () => {
       const c = [...this.controllers.values()].find(
-        (x) => `nvme${String(x.instance)}` === name || x.ns?.disk.name === name || x.ns?.path?.name === name,
+        (x) =>
+          `nvme${String(x.instance)}` === name ||
+          x.ns?.disk.name === name ||
+          x.ns?.path?.name === name,
       );
       if (!c) return false;
       if (c.ns) {
@@ -312,11 +341,18 @@ export class HostAgent {
   /** Controller loss + reconnect: the namespace device gets a new name and a new major:minor. */
   rename(nqn: string): Promise<string[]> {
     return this.serial(async () => {
-      const olds = [...this.controllers.values()].filter((c) => c.params.nqn === nqn && c.state !== "deleting");
+      const olds = [...this.controllers.values()].filter(
+        (c) => c.params.nqn === nqn && c.state !== "deleting",
+      );
       if (olds.length === 0) throw new Error(`no controller for ${nqn}`);
       const names: string[] = [];
       for (const old of olds) {
-        const assoc = await openAssociation(old.params.traddr, Number(old.params.trsvcid), nqn, old.params.hostnqn);
+        const assoc = await openAssociation(
+          old.params.traddr,
+          Number(old.params.trsvcid),
+          nqn,
+          old.params.hostnqn,
+        );
         // The new loop device is attached while the old one still is: the numbers must differ.
         const loop = await attachLoop(assoc.grant.file);
         this.journal.addLoop(loop);
@@ -344,7 +380,9 @@ export class HostAgent {
   /** The subsystem stays listed and live, but its namespace is gone. */
   orphan(nqn: string): Promise<number> {
     return this.serial(async () => {
-      const ctrls = [...this.controllers.values()].filter((c) => c.params.nqn === nqn && c.state !== "deleting");
+      const ctrls = [...this.controllers.values()].filter(
+        (c) => c.params.nqn === nqn && c.state !== "deleting",
+      );
       if (ctrls.length === 0) throw new Error(`no controller for ${nqn}`);
       for (const c of ctrls) {
         c.orphaned = true;
@@ -426,7 +464,8 @@ export class HostAgent {
   }
 
   private async publishIfWanted(c: Controller): Promise<void> {
-    if (this.controllers.get(c.instance) !== c || c.state === "deleting" || c.orphaned || c.ns) return;
+    if (this.controllers.get(c.instance) !== c || c.state === "deleting" || c.orphaned || c.ns)
+      return;
     await this.publishNamespace(c);
   }
 
@@ -517,7 +556,12 @@ export class HostAgent {
     await detachLoop(ns.loop.path).catch(() => undefined);
     const pinned = loopAttachedTo(ns.loop.path, ns.loop.file);
     if (pinned || forceGhost) {
-      this.ghosts.push({ subsys: c.subsys, head: ns.head, ctrlInstance: this.multipath ? undefined : c.instance, loop: ns.loop });
+      this.ghosts.push({
+        subsys: c.subsys,
+        head: ns.head,
+        ctrlInstance: this.multipath ? undefined : c.instance,
+        loop: ns.loop,
+      });
     } else {
       c.subsys.heads.delete(ns.head);
       this.journal.removeLoop(ns.loop);
@@ -582,7 +626,13 @@ export class HostAgent {
   private async reconnect(c: Controller): Promise<void> {
     if (this.controllers.get(c.instance) !== c || c.state !== "connecting") return;
     try {
-      const assoc = await openAssociation(c.params.traddr, Number(c.params.trsvcid), c.params.nqn, c.params.hostnqn, 2000);
+      const assoc = await openAssociation(
+        c.params.traddr,
+        Number(c.params.trsvcid),
+        c.params.nqn,
+        c.params.hostnqn,
+        2000,
+      );
       if (assoc.grant.file !== c.file) {
         assoc.close(); // a different disk now carries this NQN: not our namespace
         throw new Error("namespace changed");
@@ -596,7 +646,8 @@ export class HostAgent {
       if (assoc.grant.size !== c.size) await this.applyResize(c, assoc.grant.size);
       if (!c.ns && !c.orphaned) await this.publishNamespace(c);
     } catch {
-      if (c.state === "connecting") this.timer(c, c.params.reconnectDelay * 1000, () => this.reconnect(c));
+      if (c.state === "connecting")
+        this.timer(c, c.params.reconnectDelay * 1000, () => this.reconnect(c));
     }
   }
 
@@ -650,7 +701,9 @@ export class HostAgent {
         serial: s.serial,
         model: s.model,
         firmware: FIRMWARE,
-        controllers: [...s.controllers].sort((a, b) => a.instance - b.instance).map((c) => this.viewOf(c)),
+        controllers: [...s.controllers]
+          .sort((a, b) => a.instance - b.instance)
+          .map((c) => this.viewOf(c)),
       }));
   }
 
@@ -671,7 +724,11 @@ export class HostAgent {
       hostid: this.hostid,
       slowAppearMs: this.slowAppearMs,
       subsystems: this.subsystemsView(),
-      pinned: this.ghosts.map((g) => ({ subsystem: `nvme-subsys${String(g.subsys.instance)}`, head: g.head, loop: g.loop.path })),
+      pinned: this.ghosts.map((g) => ({
+        subsystem: `nvme-subsys${String(g.subsys.instance)}`,
+        head: g.head,
+        loop: g.loop.path,
+      })),
     };
   }
 

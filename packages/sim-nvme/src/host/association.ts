@@ -31,7 +31,13 @@ export interface Association {
   onLoss(cb: () => void): void;
 }
 
-export function openAssociation(traddr: string, trsvcid: number, nqn: string, hostnqn: string, timeoutMs = 5000): Promise<Association> {
+export function openAssociation(
+  traddr: string,
+  trsvcid: number,
+  nqn: string,
+  hostnqn: string,
+  timeoutMs = 5000,
+): Promise<Association> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: traddr, port: trsvcid });
     sock.setNoDelay(true);
@@ -48,7 +54,9 @@ export function openAssociation(traddr: string, trsvcid: number, nqn: string, ho
     sock.on("error", (e: NodeJS.ErrnoException) => {
       if (granted) return; // the close handler reports the loss
       clearTimeout(timer);
-      reject(new AssociationError(e.code === "ECONNREFUSED" ? "refused" : "unreachable", e.message));
+      reject(
+        new AssociationError(e.code === "ECONNREFUSED" ? "refused" : "unreachable", e.message),
+      );
     });
     sock.on("close", () => {
       clearTimeout(timer);
@@ -76,7 +84,12 @@ export function openAssociation(traddr: string, trsvcid: number, nqn: string, ho
           if (msg.ok !== true) {
             closedByUs = true;
             sock.destroy();
-            reject(new AssociationError("rejected", typeof msg.error === "string" ? msg.error : "rejected"));
+            reject(
+              new AssociationError(
+                "rejected",
+                typeof msg.error === "string" ? msg.error : "rejected",
+              ),
+            );
             return;
           }
           granted = {

@@ -37,7 +37,8 @@ export function writeNvmeWrapper(stateDir: string, socketPath: string): string {
   const file = path.join(bin, "nvme");
   const script = standinScript();
   for (const p of [socketPath, script, process.execPath]) {
-    if (p.includes("'")) throw new Error(`path with a quote cannot be baked into the wrapper: ${p}`);
+    if (p.includes("'"))
+      throw new Error(`path with a quote cannot be baked into the wrapper: ${p}`);
   }
   const body = `#!/bin/sh\n# sim-nvme stand-in for nvme-cli; talks to the host agent at ${socketPath}\nSIM_NVME_AGENT_SOCKET='${socketPath}' exec '${process.execPath}' '${script}' "$@"\n`;
   const tmp = `${file}.tmp`;
@@ -46,7 +47,10 @@ export function writeNvmeWrapper(stateDir: string, socketPath: string): string {
   return file;
 }
 
-export async function handleHostRequest(agent: HostAgent, req: Record<string, unknown>): Promise<unknown> {
+export async function handleHostRequest(
+  agent: HostAgent,
+  req: Record<string, unknown>,
+): Promise<unknown> {
   const nqn = typeof req.nqn === "string" ? req.nqn : "";
   switch (req.op) {
     case "nvme":
@@ -74,7 +78,9 @@ export async function startHost(opts: HostOptions): Promise<Host> {
   const stateDir = path.resolve(opts.stateDir);
   const agent = await HostAgent.create({ ...opts, stateDir });
   const socketPath = opts.socketPath ?? path.join(stateDir, "agent.sock");
-  let server: net.Server | undefined = await serveControlSocket(socketPath, (req) => handleHostRequest(agent, req));
+  let server: net.Server | undefined = await serveControlSocket(socketPath, (req) =>
+    handleHostRequest(agent, req),
+  );
   const nvmeCliPath = writeNvmeWrapper(stateDir, socketPath);
   return {
     agent,

@@ -23,10 +23,22 @@ export async function attachLoop(file: string): Promise<LoopDevice> {
   // `--find` can race with other processes grabbing the same free device: retry a few times.
   for (let attempt = 0; attempt < 4; attempt++) {
     try {
-      const { stdout } = await run(["losetup", "--find", "--show", "--direct-io=off", file], TIMEOUT_MS);
+      const { stdout } = await run(
+        ["losetup", "--find", "--show", "--direct-io=off", file],
+        TIMEOUT_MS,
+      );
       const dev = stdout.trim();
-      const [major, minor] = fs.readFileSync(path.join(sysBlock(dev), "dev"), "utf8").trim().split(":").map(Number);
-      if (major === undefined || minor === undefined || Number.isNaN(major) || Number.isNaN(minor)) {
+      const [major, minor] = fs
+        .readFileSync(path.join(sysBlock(dev), "dev"), "utf8")
+        .trim()
+        .split(":")
+        .map(Number);
+      if (
+        major === undefined ||
+        minor === undefined ||
+        Number.isNaN(major) ||
+        Number.isNaN(minor)
+      ) {
         throw new Error(`cannot read the device number of ${dev}`);
       }
       await setReadWrite(dev);
@@ -75,7 +87,8 @@ export function mountsOf(major: number, minor: number): string[] {
   const out: string[] = [];
   for (const line of fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
     const f = line.split(" ");
-    if (f[2] === `${String(major)}:${String(minor)}` && f[4]) out.push(f[4].replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+    if (f[2] === `${String(major)}:${String(minor)}` && f[4])
+      out.push(f[4].replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
   }
   return out.sort((a, b) => b.length - a.length);
 }

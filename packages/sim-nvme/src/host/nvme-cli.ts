@@ -32,7 +32,11 @@ export function jsonCPretty(v: Json, level = 0): string {
 }
 
 const ok = (stdout = ""): CliResult => ({ stdout, stderr: "", exitCode: 0 });
-const err = (stderr: string, exitCode = 1): CliResult => ({ stdout: "", stderr: stderr.endsWith("\n") ? stderr : `${stderr}\n`, exitCode });
+const err = (stderr: string, exitCode = 1): CliResult => ({
+  stdout: "",
+  stderr: stderr.endsWith("\n") ? stderr : `${stderr}\n`,
+  exitCode,
+});
 
 interface Opt {
   long: string;
@@ -41,7 +45,10 @@ interface Opt {
 }
 
 /** getopt_long-style parsing: `-n x`, `-nx`, `--nqn x`, `--nqn=x`. */
-function parseOpts(args: string[], spec: Opt[]): { opts: Map<string, string>; positional: string[] } | string {
+function parseOpts(
+  args: string[],
+  spec: Opt[],
+): { opts: Map<string, string>; positional: string[] } | string {
   const opts = new Map<string, string>();
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -116,8 +123,10 @@ async function connect(agent: HostAgent, args: string[]): Promise<CliResult> {
   const l = num("ctrl-loss-tmo");
   const c = num("reconnect-delay");
   const k = num("keep-alive-tmo");
-  if (l === "bad" || c === "bad" || k === "bad") return err("could not add new controller: invalid arguments/configuration");
-  if ((c !== undefined && c < 1) || (k !== undefined && k < 0)) return err("could not add new controller: invalid arguments/configuration");
+  if (l === "bad" || c === "bad" || k === "bad")
+    return err("could not add new controller: invalid arguments/configuration");
+  if ((c !== undefined && c < 1) || (k !== undefined && k < 0))
+    return err("could not add new controller: invalid arguments/configuration");
   try {
     const name = await agent.connect({
       transport,
@@ -130,12 +139,17 @@ async function connect(agent: HostAgent, args: string[]): Promise<CliResult> {
       reconnectDelay: c,
       kato: k,
     });
-    return ok(o.get("output-format") === "json" ? `${jsonCPretty({ device: name })}\n` : `device: ${name}\n`);
+    return ok(
+      o.get("output-format") === "json"
+        ? `${jsonCPretty({ device: name })}\n`
+        : `device: ${name}\n`,
+    );
   } catch (e) {
     if (e instanceof AlreadyConnectedError) return err("already connected");
     if (e instanceof ConnectFailedError) {
       if (e.kind === "refused") return err("could not add new controller: connection refused");
-      if (e.kind === "invalid") return err("could not add new controller: invalid arguments/configuration");
+      if (e.kind === "invalid")
+        return err("could not add new controller: invalid arguments/configuration");
       return err("could not add new controller: failed to write to nvme-fabrics device");
     }
     return err(`could not add new controller: ${e instanceof Error ? e.message : String(e)}`);
@@ -176,7 +190,10 @@ async function listSubsys(agent: HostAgent, args: string[]): Promise<CliResult> 
   if (bad) return bad;
   const subsystems = await agent.snapshot();
   // Hosts come from the controllers' hostnqn; controller-less subsystems fall under the default host.
-  const hosts = new Map<string, { hostid: string; subs: Map<string, { Name: string; NQN: string; Paths: Json[] }> }>();
+  const hosts = new Map<
+    string,
+    { hostid: string; subs: Map<string, { Name: string; NQN: string; Paths: Json[] }> }
+  >();
   const hostEntry = (nqn: string, id: string): NonNullable<ReturnType<typeof hosts.get>> => {
     let h = hosts.get(nqn);
     if (!h) {
@@ -186,7 +203,12 @@ async function listSubsys(agent: HostAgent, args: string[]): Promise<CliResult> 
     return h;
   };
   for (const s of subsystems) {
-    if (s.controllers.length === 0) hostEntry(agent.hostnqn, agent.hostid).subs.set(s.name, { Name: s.name, NQN: s.nqn, Paths: [] });
+    if (s.controllers.length === 0)
+      hostEntry(agent.hostnqn, agent.hostid).subs.set(s.name, {
+        Name: s.name,
+        NQN: s.nqn,
+        Paths: [],
+      });
     for (const c of s.controllers) {
       const h = hostEntry(c.hostnqn, c.hostid);
       let sub = h.subs.get(s.name);
@@ -209,7 +231,12 @@ async function listSubsys(agent: HostAgent, args: string[]): Promise<CliResult> 
   for (const h of hosts.values()) {
     for (const s of h.subs.values()) {
       out += `${s.Name} - NQN=${s.NQN}\n\\\n`;
-      for (const pth of s.Paths as { Name: string; Transport: string; Address: string; State: string }[]) {
+      for (const pth of s.Paths as {
+        Name: string;
+        Transport: string;
+        Address: string;
+        State: string;
+      }[]) {
         out += ` +- ${pth.Name} ${pth.Transport} ${pth.Address} ${pth.State}\n`;
       }
     }
@@ -293,11 +320,15 @@ export async function runNvmeCli(agent: HostAgent, argv: string[]): Promise<CliR
       return ok(`${agent.hostnqn}\n`);
     case "version":
     case "--version":
-      return ok(`nvme version ${NVME_CLI_VERSION} (git ${NVME_CLI_VERSION})\nlibnvme version ${LIBNVME_VERSION} (git ${LIBNVME_VERSION})\n`);
+      return ok(
+        `nvme version ${NVME_CLI_VERSION} (git ${NVME_CLI_VERSION})\nlibnvme version ${LIBNVME_VERSION} (git ${LIBNVME_VERSION})\n`,
+      );
     case undefined:
     case "help":
     case "--help":
-      return err(`usage: nvme <command> [<device>] [<args>]\n(sim-nvme stand-in of nvme-cli ${NVME_CLI_VERSION}: connect, disconnect, list, list-subsys, ns-rescan, show-hostnqn, version)`);
+      return err(
+        `usage: nvme <command> [<device>] [<args>]\n(sim-nvme stand-in of nvme-cli ${NVME_CLI_VERSION}: connect, disconnect, list, list-subsys, ns-rescan, show-hostnqn, version)`,
+      );
     default:
       return err(`ERROR: Invalid sub-command '${cmd}' for plugin ''`);
   }

@@ -84,8 +84,10 @@ export class SysfsTree {
   init(): void {
     fs.mkdirSync(this.abs(CTL), { recursive: true });
     fs.mkdirSync(this.abs(SUBSYS), { recursive: true });
-    for (const d of ["class/nvme", "class/nvme-subsystem", "class/block", "block", "dev/block"]) fs.mkdirSync(this.abs(d), { recursive: true });
-    if (!fs.existsSync(this.abs("class/nvme-fabrics/ctl"))) this.linkAbs("class/nvme-fabrics/ctl", CTL);
+    for (const d of ["class/nvme", "class/nvme-subsystem", "class/block", "block", "dev/block"])
+      fs.mkdirSync(this.abs(d), { recursive: true });
+    if (!fs.existsSync(this.abs("class/nvme-fabrics/ctl")))
+      this.linkAbs("class/nvme-fabrics/ctl", CTL);
   }
 
   ctrlDir(instance: number): string {
@@ -99,7 +101,10 @@ export class SysfsTree {
   writeController(a: CtrlAttrs): void {
     const d = this.ctrlDir(a.instance);
     const name = `nvme${String(a.instance)}`;
-    const lossTmo = a.ctrlLossTmo < 0 ? "off" : String(Math.ceil(a.ctrlLossTmo / a.reconnectDelay) * a.reconnectDelay);
+    const lossTmo =
+      a.ctrlLossTmo < 0
+        ? "off"
+        : String(Math.ceil(a.ctrlLossTmo / a.reconnectDelay) * a.reconnectDelay);
     const files: Record<string, string> = {
       transport: "tcp",
       state: a.state,
@@ -148,7 +153,13 @@ export class SysfsTree {
     this.remove(this.ctrlDir(instance));
   }
 
-  writeSubsystem(instance: number, nqn: string, model: string, serial: string, firmware: string): void {
+  writeSubsystem(
+    instance: number,
+    nqn: string,
+    model: string,
+    serial: string,
+    firmware: string,
+  ): void {
     const d = this.subsysDir(instance);
     const files: Record<string, string> = {
       subsysnqn: nqn,
@@ -181,7 +192,13 @@ export class SysfsTree {
     const d = a.dir;
     const sectors = String(Math.floor(a.sizeBytes / 512));
     const uevent = a.dev
-      ? [`MAJOR=${String(a.dev.major)}`, `MINOR=${String(a.dev.minor)}`, `DEVNAME=${a.name}`, "DEVTYPE=disk", `DISKSEQ=${String(a.diskseq)}`]
+      ? [
+          `MAJOR=${String(a.dev.major)}`,
+          `MINOR=${String(a.dev.minor)}`,
+          `DEVNAME=${a.name}`,
+          "DEVTYPE=disk",
+          `DISKSEQ=${String(a.diskseq)}`,
+        ]
       : ["DEVTYPE=disk", `DISKSEQ=${String(a.diskseq)}`];
     const files: Record<string, string> = {
       size: sectors,
@@ -228,7 +245,8 @@ export class SysfsTree {
       const link = this.abs(`dev/block/${String(a.dev.major)}:${String(a.dev.minor)}`);
       // Only our link: the same numbers may since belong to a newer disk.
       try {
-        if (path.resolve(path.dirname(link), fs.readlinkSync(link)) === this.abs(a.dir)) fs.rmSync(link, { force: true });
+        if (path.resolve(path.dirname(link), fs.readlinkSync(link)) === this.abs(a.dir))
+          fs.rmSync(link, { force: true });
       } catch {
         /* already gone */
       }
@@ -238,7 +256,8 @@ export class SysfsTree {
 
   /** Removes everything this tree publishes (used by `down`). */
   clear(): void {
-    for (const d of [CTL, SUBSYS, "class/nvme", "class/nvme-subsystem", "class/nvme-fabrics"]) this.remove(d);
+    for (const d of [CTL, SUBSYS, "class/nvme", "class/nvme-subsystem", "class/nvme-fabrics"])
+      this.remove(d);
     for (const d of ["class/block", "block", "dev/block"]) {
       const dir = this.abs(d);
       if (!fs.existsSync(dir)) continue;
@@ -246,7 +265,8 @@ export class SysfsTree {
         const p = path.join(dir, ent);
         try {
           const target = fs.readlinkSync(p);
-          if (target.includes("nvme-fabrics") || target.includes("nvme-subsystem")) fs.rmSync(p, { force: true });
+          if (target.includes("nvme-fabrics") || target.includes("nvme-subsystem"))
+            fs.rmSync(p, { force: true });
         } catch {
           /* not a link */
         }

@@ -53,7 +53,8 @@ export class DiskStore {
     this.capacityBytes = opts.capacityBytes;
     this.tablePath = path.join(opts.stateDir, "disks.json");
     fs.mkdirSync(this.poolDir, { recursive: true });
-    for (const mp of this.mountPoints) fs.mkdirSync(path.join(this.poolDir, mp), { recursive: true });
+    for (const mp of this.mountPoints)
+      fs.mkdirSync(path.join(this.poolDir, mp), { recursive: true });
     if (fs.existsSync(this.tablePath)) {
       this.disks = JSON.parse(fs.readFileSync(this.tablePath, "utf8")) as Disk[];
     }
@@ -95,7 +96,8 @@ export class DiskStore {
   }
 
   async add(disk: Omit<Disk, "createdAt">, copyFrom?: Disk): Promise<Disk> {
-    if (this.bySlot(disk.slot)) throw new DiskStoreError("failure: item with such slot already exists");
+    if (this.bySlot(disk.slot))
+      throw new DiskStoreError("failure: item with such slot already exists");
     if (disk.nvmeTcpExport && this.byNqn(disk.nvmeTcpServerNqn)) {
       throw new DiskStoreError("failure: nvme-tcp-server-nqn already in use");
     }
@@ -106,7 +108,10 @@ export class DiskStore {
     if (disk.fileSize > this.freeBytes()) throw new DiskStoreError("failure: not enough space");
     fs.mkdirSync(path.dirname(file), { recursive: true });
     if (copyFrom) {
-      await run(["cp", "--sparse=always", "--reflink=auto", this.hostPath(copyFrom.filePath), file], 300_000);
+      await run(
+        ["cp", "--sparse=always", "--reflink=auto", this.hostPath(copyFrom.filePath), file],
+        300_000,
+      );
       if (fs.statSync(file).size < disk.fileSize) fs.truncateSync(file, disk.fileSize);
     } else {
       const fd = fs.openSync(file, "wx");
@@ -116,7 +121,11 @@ export class DiskStore {
         fs.closeSync(fd);
       }
     }
-    const rec: Disk = { ...disk, fileSize: fs.statSync(file).size, createdAt: new Date().toISOString() };
+    const rec: Disk = {
+      ...disk,
+      fileSize: fs.statSync(file).size,
+      createdAt: new Date().toISOString(),
+    };
     this.disks.push(rec);
     this.save();
     return rec;
@@ -126,8 +135,10 @@ export class DiskStore {
   grow(slot: string, bytes: number): Disk {
     const disk = this.bySlot(slot);
     if (!disk) throw new DiskStoreError("failure: no such item");
-    if (bytes < disk.fileSize) throw new DiskStoreError("failure: new size is smaller than current size");
-    if (bytes - disk.fileSize > this.freeBytes()) throw new DiskStoreError("failure: not enough space");
+    if (bytes < disk.fileSize)
+      throw new DiskStoreError("failure: new size is smaller than current size");
+    if (bytes - disk.fileSize > this.freeBytes())
+      throw new DiskStoreError("failure: not enough space");
     fs.truncateSync(this.hostPath(disk.filePath), bytes);
     disk.fileSize = bytes;
     this.save();
@@ -155,7 +166,9 @@ export class DiskStore {
   files(): { name: string; type: "directory" | "file"; size: number; mtime: Date }[] {
     const out: { name: string; type: "directory" | "file"; size: number; mtime: Date }[] = [];
     const walk = (dir: string, rel: string): void => {
-      for (const ent of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      for (const ent of fs
+        .readdirSync(dir, { withFileTypes: true })
+        .sort((a, b) => a.name.localeCompare(b.name))) {
         const full = path.join(dir, ent.name);
         const name = rel ? `${rel}/${ent.name}` : ent.name;
         const st = fs.statSync(full);
@@ -173,7 +186,8 @@ export class DiskStore {
 
   removeFile(name: string): void {
     const file = this.hostPath(name);
-    if (this.disks.some((d) => this.hostPath(d.filePath) === file)) throw new DiskStoreError("failure: file is in use");
+    if (this.disks.some((d) => this.hostPath(d.filePath) === file))
+      throw new DiskStoreError("failure: file is in use");
     const st = fs.statSync(file, { throwIfNoEntry: false });
     if (!st) throw new DiskStoreError("failure: no such item");
     if (st.isDirectory()) fs.rmdirSync(file);

@@ -74,7 +74,8 @@ export class ExportServer {
 
   /** Tells every host attached to `nqn` that the namespace changed size. */
   notifyResize(nqn: string, size: number): void {
-    for (const [s, n] of this.associations) if (n === nqn) s.write(`${JSON.stringify({ event: "resize", size })}\n`);
+    for (const [s, n] of this.associations)
+      if (n === nqn) s.write(`${JSON.stringify({ event: "resize", size })}\n`);
   }
 
   /** Drops every association of `nqn` (the export went away). */

@@ -83,7 +83,11 @@ export function partitionFields(p: PoolUsage): string[] {
 export const DISK_FLAGS = "Flags: X - disabled, E - empty, B - block-device, M - mounted";
 
 /** `/disk print detail` body: header, then each entry with its table index and a blank line. */
-export function printDetail(header: string, entries: { index: number; fields: string[] }[], indexWidth: number): string {
+export function printDetail(
+  header: string,
+  entries: { index: number; fields: string[] }[],
+  indexWidth: number,
+): string {
   const lines: string[] = [header];
   for (const e of entries) {
     lines.push(...wrapFields(indexPrefix(e.index, indexWidth), e.fields), "");
@@ -96,10 +100,21 @@ function ts(d: Date): string {
   return `${String(d.getFullYear())}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-export function fileFields(f: { name: string; type: "directory" | "file"; size: number; mtime: Date }): string[] {
-  if (f.type === "directory") return [`name=${f.name}`, "type=directory", `last-modified=${ts(f.mtime)}`];
+export function fileFields(f: {
+  name: string;
+  type: "directory" | "file";
+  size: number;
+  mtime: Date;
+}): string[] {
+  if (f.type === "directory")
+    return [`name=${f.name}`, "type=directory", `last-modified=${ts(f.mtime)}`];
   const ext = /\.([A-Za-z0-9]+)$/.exec(f.name)?.[1];
-  return [`name=${f.name}`, `type=${ext ? `.${ext} file` : "file"}`, `size=${formatBinarySize(f.size)}`, `last-modified=${ts(f.mtime)}`];
+  return [
+    `name=${f.name}`,
+    `type=${ext ? `.${ext} file` : "file"}`,
+    `size=${formatBinarySize(f.size)}`,
+    `last-modified=${ts(f.mtime)}`,
+  ];
 }
 
 /** `/system resource print`: right-aligned keys, `key: value`. */

@@ -3,7 +3,9 @@ import { BadCommandError, parseCommandLine, RouterOsSyntaxError } from "../index
 
 describe("RouterOS command line parser", () => {
   it("parses /disk add with plain and quoted values", () => {
-    const c = parseCommandLine('/disk add type=file file-path="/storage-pool/a b.img" file-size=10G slot=pvc-1');
+    const c = parseCommandLine(
+      '/disk add type=file file-path="/storage-pool/a b.img" file-size=10G slot=pvc-1',
+    );
     expect(c.menu).toEqual(["disk"]);
     expect(c.command).toBe("add");
     expect(c.args.map((a) => [a.key, a.value])).toEqual([
@@ -21,13 +23,18 @@ describe("RouterOS command line parser", () => {
   });
 
   it("parses [find …] as a value and as the unnamed parameter", () => {
-    const add = parseCommandLine("/disk add type=file copy-from=[find slot=pvc-1] file-path=/s/x.img slot=snap-1");
+    const add = parseCommandLine(
+      "/disk add type=file copy-from=[find slot=pvc-1] file-path=/s/x.img slot=snap-1",
+    );
     expect(add.args.find((a) => a.key === "copy-from")?.value).toEqual({
       kind: "find",
       conditions: [{ key: "slot", op: "=", value: "pvc-1" }],
     });
     const set = parseCommandLine('/file remove [find where name="storage-pool/x.img"]');
-    expect(set.target).toEqual({ kind: "find", conditions: [{ key: "name", op: "=", value: "storage-pool/x.img" }] });
+    expect(set.target).toEqual({
+      kind: "find",
+      conditions: [{ key: "name", op: "=", value: "storage-pool/x.img" }],
+    });
   });
 
   it("parses print flags and where clauses with = and ~", () => {
@@ -68,7 +75,9 @@ describe("RouterOS command line parser", () => {
   });
 
   it("counts lines for a newline", () => {
-    expect(() => parseCommandLine("/disk print\n/disk remove 0")).toThrow(/syntax error \(line 1 column 12\)/);
+    expect(() => parseCommandLine("/disk print\n/disk remove 0")).toThrow(
+      /syntax error \(line 1 column 12\)/,
+    );
   });
 
   it("rejects words after print that are not flags or where", () => {

@@ -106,7 +106,16 @@ function readQuoted(c: Cursor): string {
     if (ch === "\\") {
       const next = c.src[c.pos + 1];
       if (next === undefined) c.fail("syntax error");
-      const simple: Record<string, string> = { '"': '"', "\\": "\\", n: "\n", r: "\r", t: "\t", $: "$", "?": "?", _: " " };
+      const simple: Record<string, string> = {
+        '"': '"',
+        "\\": "\\",
+        n: "\n",
+        r: "\r",
+        t: "\t",
+        $: "$",
+        "?": "?",
+        _: " ",
+      };
       const hex = /^[0-9A-F]{2}$/.exec(c.src.slice(c.pos + 1, c.pos + 3));
       if (next in simple) {
         const v = simple[next] ?? "";
@@ -155,7 +164,11 @@ function readWord(c: Cursor, inBracket: boolean): Word {
       const inner = readWords(c, true);
       if (c.ch !== "]") c.fail("syntax error");
       c.pos++;
-      word.segments.push({ kind: "bracket", text: c.src.slice(start, c.pos), nested: parseFind(inner, c) });
+      word.segments.push({
+        kind: "bracket",
+        text: c.src.slice(start, c.pos),
+        nested: parseFind(inner, c),
+      });
       continue;
     }
     if (BREAKING.has(ch) || ch < " " || ch === "\x7f") c.fail("syntax error");
@@ -183,7 +196,11 @@ function plain(word: Word): string | undefined {
 }
 
 /** Splits `key=value` / `key~value` (value possibly quoted or a bracket). */
-function splitPair(word: Word, c: Cursor, ops: string): { key: string; op: "=" | "~"; value: Value } | undefined {
+function splitPair(
+  word: Word,
+  c: Cursor,
+  ops: string,
+): { key: string; op: "=" | "~"; value: Value } | undefined {
   const first = word.segments[0];
   if (!first || first.kind !== "raw") return undefined;
   const m = new RegExp(`^([a-z][a-z0-9-]*)([${ops}])(.*)$`).exec(first.text);
@@ -239,7 +256,9 @@ export function parseCommandLine(line: string): ParsedCommand {
       col += part.length + 1;
     }
     const menuSoFar = pathWords.map((p) => p.text);
-    const lastIsCommand = menuSoFar.length >= 2 && MENUS[menuSoFar.slice(0, -1).join(" ")]?.includes(menuSoFar.at(-1) ?? "");
+    const lastIsCommand =
+      menuSoFar.length >= 2 &&
+      MENUS[menuSoFar.slice(0, -1).join(" ")]?.includes(menuSoFar.at(-1) ?? "");
     if (lastIsCommand) {
       i++;
       break;
@@ -281,7 +300,11 @@ export function parseCommandLine(line: string): ParsedCommand {
       continue;
     }
     // The unnamed parameter of set/remove: `[find ...]`, an item number or a name.
-    if ((parsed.command === "set" || parsed.command === "remove") && parsed.target === undefined && j === 0) {
+    if (
+      (parsed.command === "set" || parsed.command === "remove") &&
+      parsed.target === undefined &&
+      j === 0
+    ) {
       const seg = w.segments;
       if (seg.length === 1 && seg[0]?.kind === "bracket" && seg[0].nested) {
         parsed.target = { kind: "find", conditions: seg[0].nested };

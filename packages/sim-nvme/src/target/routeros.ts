@@ -13,7 +13,14 @@ import {
   type Value,
   parseCommandLine,
 } from "./routeros-parser.js";
-import { DISK_FLAGS, diskFields, fileFields, partitionFields, printDetail, printResource } from "./format.js";
+import {
+  DISK_FLAGS,
+  diskFields,
+  fileFields,
+  partitionFields,
+  printDetail,
+  printResource,
+} from "./format.js";
 import { formatBinarySize, parseSize } from "../units.js";
 
 export interface CommandResult {
@@ -94,14 +101,16 @@ export class RouterOsInterpreter {
     try {
       cmd = parseCommandLine(line);
     } catch (e) {
-      if (e instanceof RouterOsSyntaxError || e instanceof BadCommandError) return { output: `${e.message}\r\n`, exitCode: 1 };
+      if (e instanceof RouterOsSyntaxError || e instanceof BadCommandError)
+        return { output: `${e.message}\r\n`, exitCode: 1 };
       return { output: "syntax error (line 1 column 1)\r\n", exitCode: 1 };
     }
     try {
       const output = await this.dispatch(cmd);
       return { output, exitCode: 0 };
     } catch (e) {
-      if (e instanceof CliFailure || e instanceof DiskStoreError) return { output: `${e.message}\r\n`, exitCode: 1 };
+      if (e instanceof CliFailure || e instanceof DiskStoreError)
+        return { output: `${e.message}\r\n`, exitCode: 1 };
       const msg = e instanceof Error ? e.message : String(e);
       return { output: `failure: ${msg.replace(/[\r\n]+/g, " ")}\r\n`, exitCode: 1 };
     }
@@ -132,7 +141,8 @@ export class RouterOsInterpreter {
   private argMap(cmd: ParsedCommand, allowed: string[]): Map<string, Argument> {
     const map = new Map<string, Argument>();
     for (const a of cmd.args) {
-      if (!allowed.includes(a.key)) fail(`expected end of command (line 1 column ${String(a.column)})`);
+      if (!allowed.includes(a.key))
+        fail(`expected end of command (line 1 column ${String(a.column)})`);
       map.set(a.key, a);
     }
     return map;
@@ -142,7 +152,8 @@ export class RouterOsInterpreter {
   private select(target: Value | undefined): Disk[] {
     if (!target) return fail("failure: no such item");
     const disks = this.store.list();
-    if (target.kind === "find") return disks.filter((d) => matches(diskQueryFields(d), target.conditions));
+    if (target.kind === "find")
+      return disks.filter((d) => matches(diskQueryFields(d), target.conditions));
     const byName = disks.filter((d) => d.slot === target.text);
     if (byName.length) return byName;
     if (/^\d+$/.test(target.text)) {
@@ -165,10 +176,19 @@ export class RouterOsInterpreter {
       "copy-from",
     ]);
     const type = text(a.get("type"));
-    if (type !== "file") fail(type === undefined ? "failure: type not specified" : "input does not match any value of type");
+    if (type !== "file")
+      fail(
+        type === undefined
+          ? "failure: type not specified"
+          : "input does not match any value of type",
+      );
     const filePath = text(a.get("file-path"));
     if (filePath === undefined) return fail("failure: file-path not specified");
-    if (!FILE_PATH.test(filePath) || filePath.length > 255 || filePath.split("/").some((p) => p === "." || p === "..")) {
+    if (
+      !FILE_PATH.test(filePath) ||
+      filePath.length > 255 ||
+      filePath.split("/").some((p) => p === "." || p === "..")
+    ) {
       fail("invalid value for argument file-path");
     }
     const slot = text(a.get("slot"));
@@ -193,7 +213,8 @@ export class RouterOsInterpreter {
     }
 
     const exportText = text(a.get("nvme-tcp-export")) ?? "no";
-    if (exportText !== "yes" && exportText !== "no") fail("invalid value for argument nvme-tcp-export");
+    if (exportText !== "yes" && exportText !== "no")
+      fail("invalid value for argument nvme-tcp-export");
     const portText = text(a.get("nvme-tcp-server-port")) ?? "4420";
     const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
     if (!(port >= 1 && port <= 65535)) fail("invalid value for argument nvme-tcp-server-port");
@@ -225,7 +246,8 @@ export class RouterOsInterpreter {
     if (disks.length === 0) fail("failure: no such item");
     const sizeText = text(a.get("file-size"));
     const size = sizeText === undefined ? undefined : parseSize(sizeText);
-    if (sizeText !== undefined && (size === undefined || size <= 0)) fail("invalid value for argument file-size");
+    if (sizeText !== undefined && (size === undefined || size <= 0))
+      fail("invalid value for argument file-size");
     const allow = text(a.get("nvme-tcp-server-allow-host-name"));
     if (allow !== undefined) checkAllowHosts(allow);
     for (const d of disks) {
@@ -253,7 +275,13 @@ export class RouterOsInterpreter {
     const entries: { index: number; fields: string[] }[] = [];
     let index = 0;
     for (const p of this.store.usage()) {
-      const q = { slot: p.mountPoint, type: "partition", "mount-point": p.mountPoint, "file-path": "", "nvme-tcp-server-nqn": "" };
+      const q = {
+        slot: p.mountPoint,
+        type: "partition",
+        "mount-point": p.mountPoint,
+        "file-path": "",
+        "nvme-tcp-server-nqn": "",
+      };
       if (matches(q, where)) entries.push({ index, fields: partitionFields(p) });
       index++;
     }
@@ -285,7 +313,8 @@ export class RouterOsInterpreter {
         : files.filter((f) => f.name === target.text.replace(/^\/+/, ""));
     if (chosen.length === 0) fail("failure: no such item");
     // Deepest first so a directory and its content can go in one command.
-    for (const f of chosen.sort((x, y) => y.name.length - x.name.length)) this.store.removeFile(f.name);
+    for (const f of chosen.sort((x, y) => y.name.length - x.name.length))
+      this.store.removeFile(f.name);
     return "";
   }
 
@@ -313,5 +342,6 @@ export class RouterOsInterpreter {
 
 function checkAllowHosts(v: string): void {
   if (v === "") return;
-  for (const h of v.split(",")) if (!NQN.test(h)) fail("invalid value for argument nvme-tcp-server-allow-host-name");
+  for (const h of v.split(","))
+    if (!NQN.test(h)) fail("invalid value for argument nvme-tcp-server-allow-host-name");
 }

@@ -46,7 +46,9 @@ export class SshFrontEnd {
   async start(): Promise<void> {
     if (this.server) return;
     const authorized = loadAuthorized(this.opts.authorizedKeyPaths);
-    const server = new Server({ hostKeys: [fs.readFileSync(this.opts.hostKeyPath)] }, (conn) => this.onConnection(conn, authorized));
+    const server = new Server({ hostKeys: [fs.readFileSync(this.opts.hostKeyPath)] }, (conn) =>
+      this.onConnection(conn, authorized),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(this.port, this.opts.address, () => {
@@ -79,7 +81,9 @@ export class SshFrontEnd {
         ctx.reject(["publickey"]);
         return;
       }
-      const key = authorized.find((k) => k.type === ctx.key.algo && k.getPublicSSH().equals(ctx.key.data));
+      const key = authorized.find(
+        (k) => k.type === ctx.key.algo && k.getPublicSSH().equals(ctx.key.data),
+      );
       if (!key) {
         ctx.reject(["publickey"]);
         return;

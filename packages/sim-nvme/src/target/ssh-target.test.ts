@@ -35,7 +35,9 @@ describe("RouterOS CLI over SSH", () => {
     try {
       const { ensureKeyPair } = await import("../keys.js");
       const k = ensureKeyPair(other, "stranger", "x");
-      await expect(sshConnect({ ...target.ssh, privateKeyPath: k.privateKeyPath })).rejects.toThrow(/authentication/i);
+      await expect(sshConnect({ ...target.ssh, privateKeyPath: k.privateKeyPath })).rejects.toThrow(
+        /authentication/i,
+      );
     } finally {
       fs.rmSync(other, { recursive: true, force: true });
     }
@@ -55,7 +57,8 @@ describe("RouterOS CLI over SSH", () => {
     const lines = r.stdout.split("\r\n");
     expect(lines[0]).toMatch(/^Flags: /);
     expect(lines[1]).toBe(' 2  type=file slot="pvc-unit-1" slot-default="" parent="" fs=-');
-    for (const l of lines.slice(2).filter((x) => x !== "")) expect(l.startsWith("     ")).toBe(true);
+    for (const l of lines.slice(2).filter((x) => x !== ""))
+      expect(l.startsWith("     ")).toBe(true);
     for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
     const joined = r.stdout.replace(/\r\n\s+/g, " ");
     expect(joined).toContain("size=10 737 418 240 ");
@@ -67,8 +70,10 @@ describe("RouterOS CLI over SSH", () => {
     expect(r.stdout.endsWith("\r\n\r\n")).toBe(true);
   });
 
-  it("where slot~\"…\" lists matching disks; an unknown slot prints only the header", async () => {
-    expect((await run('/disk print detail where slot~"pvc"')).stdout).toContain('slot="pvc-unit-1"');
+  it('where slot~"…" lists matching disks; an unknown slot prints only the header', async () => {
+    expect((await run('/disk print detail where slot~"pvc"')).stdout).toContain(
+      'slot="pvc-unit-1"',
+    );
     const none = await run("/disk print detail where slot=pvc-nope");
     expect(none).toMatchObject({ code: 0 });
     expect(none.stdout.split("\r\n").filter((l) => l && !l.startsWith("Flags:"))).toEqual([]);
@@ -79,42 +84,76 @@ describe("RouterOS CLI over SSH", () => {
     const joined = r.stdout.replace(/\r\n\s+/g, " ");
     expect(joined).toContain("type=partition");
     expect(joined).toContain("size=107 374 182 400");
-    expect(joined).toContain(`free=${(100 * 1024 ** 3 - 10 * 1024 ** 3).toString().replace(/\B(?=(\d{3})+(?!\d))/g, " ")}`);
+    expect(joined).toContain(
+      `free=${(100 * 1024 ** 3 - 10 * 1024 ** 3).toString().replace(/\B(?=(\d{3})+(?!\d))/g, " ")}`,
+    );
   });
 
   it("/disk set grows the file; an unknown slot is `failure: no such item`", async () => {
-    expect(await run("/disk set [find slot=pvc-unit-1] file-size=12G")).toMatchObject({ stdout: "", code: 0 });
+    expect(await run("/disk set [find slot=pvc-unit-1] file-size=12G")).toMatchObject({
+      stdout: "",
+      code: 0,
+    });
     expect(target.store.bySlot("pvc-unit-1")?.fileSize).toBe(12 * 1024 ** 3);
-    expect(await run("/disk set [find slot=pvc-nope] file-size=12G")).toMatchObject({ stdout: "failure: no such item\r\n", code: 1 });
+    expect(await run("/disk set [find slot=pvc-nope] file-size=12G")).toMatchObject({
+      stdout: "failure: no such item\r\n",
+      code: 1,
+    });
     expect((await run("/disk set [find slot=pvc-unit-1] file-size=1G")).code).toBe(1);
-    expect(await run(`/disk set [find slot=pvc-unit-1] nvme-tcp-server-allow-host-name=nqn.2014-08.org.nvmexpress:uuid:abc`)).toMatchObject({ code: 0 });
-    expect(target.store.bySlot("pvc-unit-1")?.allowHostName).toBe("nqn.2014-08.org.nvmexpress:uuid:abc");
-    expect(await run(`/disk set [find slot=pvc-unit-1] nvme-tcp-server-allow-host-name=""`)).toMatchObject({ code: 0 });
+    expect(
+      await run(
+        `/disk set [find slot=pvc-unit-1] nvme-tcp-server-allow-host-name=nqn.2014-08.org.nvmexpress:uuid:abc`,
+      ),
+    ).toMatchObject({ code: 0 });
+    expect(target.store.bySlot("pvc-unit-1")?.allowHostName).toBe(
+      "nqn.2014-08.org.nvmexpress:uuid:abc",
+    );
+    expect(
+      await run(`/disk set [find slot=pvc-unit-1] nvme-tcp-server-allow-host-name=""`),
+    ).toMatchObject({ code: 0 });
   });
 
   it("not enough space is reported as such and creates nothing", async () => {
     const before = poolFiles();
-    const r = await run("/disk add type=file file-path=/storage-pool/csi/big.img file-size=200G slot=pvc-big nvme-tcp-export=yes nvme-tcp-server-nqn=nqn.2000-02.com.mikrotik:pvc-big");
+    const r = await run(
+      "/disk add type=file file-path=/storage-pool/csi/big.img file-size=200G slot=pvc-big nvme-tcp-export=yes nvme-tcp-server-nqn=nqn.2000-02.com.mikrotik:pvc-big",
+    );
     expect(r).toEqual({ stdout: "failure: not enough space\r\n", stderr: "", code: 1 });
     expect(poolFiles()).toEqual(before);
   });
 
   it("copy-from makes a snapshot disk; /file print and /file remove see its file", async () => {
     expect(
-      await run("/disk add type=file copy-from=[find slot=pvc-unit-1] file-path=/storage-pool/csi/snap-unit-1.img slot=snap-unit-1"),
+      await run(
+        "/disk add type=file copy-from=[find slot=pvc-unit-1] file-path=/storage-pool/csi/snap-unit-1.img slot=snap-unit-1",
+      ),
     ).toMatchObject({ stdout: "", code: 0 });
     const snap = target.store.bySlot("snap-unit-1");
     expect(snap).toMatchObject({ fileSize: 12 * 1024 ** 3, nvmeTcpExport: false });
     const files = await run('/file print detail where name~"storage-pool/csi"');
-    expect(files.stdout).toContain("name=storage-pool/csi/snap-unit-1.img type=.img file size=12.0GiB");
+    expect(files.stdout).toContain(
+      "name=storage-pool/csi/snap-unit-1.img type=.img file size=12.0GiB",
+    );
     expect(files.stdout).toMatch(/^ \d+ {3}name=storage-pool\/csi type=directory/);
     // The file of a disk cannot go while the disk exists; after /disk remove it can.
     expect((await run('/file remove [find name="storage-pool/csi/snap-unit-1.img"]')).code).toBe(1);
-    expect(await run("/disk remove [find slot=snap-unit-1]")).toMatchObject({ stdout: "", code: 0 });
-    expect(await run('/file remove [find name="storage-pool/csi/snap-unit-1.img"]')).toMatchObject({ stdout: "", code: 0 });
+    expect(await run("/disk remove [find slot=snap-unit-1]")).toMatchObject({
+      stdout: "",
+      code: 0,
+    });
+    expect(await run('/file remove [find name="storage-pool/csi/snap-unit-1.img"]')).toMatchObject({
+      stdout: "",
+      code: 0,
+    });
     expect(poolFiles()).not.toContain("storage-pool/csi/snap-unit-1.img");
-    expect(await run("/disk remove [find slot=snap-unit-1]")).toMatchObject({ stdout: "failure: no such item\r\n", code: 1 });
-    expect(await run('/file remove [find name="storage-pool/csi/snap-unit-1.img"]')).toMatchObject({ stdout: "failure: no such item\r\n", code: 1 });
+    expect(await run("/disk remove [find slot=snap-unit-1]")).toMatchObject({
+      stdout: "failure: no such item\r\n",
+      code: 1,
+    });
+    expect(await run('/file remove [find name="storage-pool/csi/snap-unit-1.img"]')).toMatchObject({
+      stdout: "failure: no such item\r\n",
+      code: 1,
+    });
   });
 
   it("/system resource print answers with key: value lines", async () => {
@@ -126,25 +165,70 @@ describe("RouterOS CLI over SSH", () => {
   });
 
   it("unknown commands and menus are `bad command name`", async () => {
-    expect(await run("/disk frobnicate")).toMatchObject({ stdout: "bad command name frobnicate (line 1 column 7)\r\n", code: 1 });
-    expect(await run("/ip address print")).toMatchObject({ stdout: "bad command name ip (line 1 column 2)\r\n", code: 1 });
+    expect(await run("/disk frobnicate")).toMatchObject({
+      stdout: "bad command name frobnicate (line 1 column 7)\r\n",
+      code: 1,
+    });
+    expect(await run("/ip address print")).toMatchObject({
+      stdout: "bad command name ip (line 1 column 2)\r\n",
+      code: 1,
+    });
     expect((await run("/disk add frob=1")).stdout).toMatch(/^expected end of command/);
   });
 
   it.each([
-    ["semicolon ends the command", `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot=pvc-x;/disk remove [find]`],
-    ["newline starts another command", `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot=pvc-x\n/disk remove [find]`],
-    ["carriage return", `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot=pvc-x\r`],
-    ["variable substitution", `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot=$slot`],
-    ["variable inside quotes", `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot="pvc-$x"`],
-    ["nested command", `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot=[/disk remove [find]]`],
-    ["bracket in a value", `/disk add type=file file-path=/storage-pool/x[1].img file-size=1G slot=pvc-x`],
-    ["unbalanced quote", `/disk add type=file file-path="/storage-pool/x.img file-size=1G slot=pvc-x`],
-    ["quoted semicolon", `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot="pvc-x;y"`],
-    ["quoted space", `/disk add type=file file-path="/storage-pool/x y.img" file-size=1G slot=pvc-x`],
-    ["escaped newline", `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot="pvc\\nx"`],
-    ["path traversal", `/disk add type=file file-path=/storage-pool/../../etc/x.img file-size=1G slot=pvc-x`],
-    ["quote in an nqn", `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot=pvc-x nvme-tcp-export=yes nvme-tcp-server-nqn="nqn.a\\"b"`],
+    [
+      "semicolon ends the command",
+      `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot=pvc-x;/disk remove [find]`,
+    ],
+    [
+      "newline starts another command",
+      `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot=pvc-x\n/disk remove [find]`,
+    ],
+    [
+      "carriage return",
+      `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot=pvc-x\r`,
+    ],
+    [
+      "variable substitution",
+      `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot=$slot`,
+    ],
+    [
+      "variable inside quotes",
+      `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot="pvc-$x"`,
+    ],
+    [
+      "nested command",
+      `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot=[/disk remove [find]]`,
+    ],
+    [
+      "bracket in a value",
+      `/disk add type=file file-path=/storage-pool/x[1].img file-size=1G slot=pvc-x`,
+    ],
+    [
+      "unbalanced quote",
+      `/disk add type=file file-path="/storage-pool/x.img file-size=1G slot=pvc-x`,
+    ],
+    [
+      "quoted semicolon",
+      `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot="pvc-x;y"`,
+    ],
+    [
+      "quoted space",
+      `/disk add type=file file-path="/storage-pool/x y.img" file-size=1G slot=pvc-x`,
+    ],
+    [
+      "escaped newline",
+      `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot="pvc\\nx"`,
+    ],
+    [
+      "path traversal",
+      `/disk add type=file file-path=/storage-pool/../../etc/x.img file-size=1G slot=pvc-x`,
+    ],
+    [
+      "quote in an nqn",
+      `/disk add type=file file-path=/storage-pool/x.img file-size=1G slot=pvc-x nvme-tcp-export=yes nvme-tcp-server-nqn="nqn.a\\"b"`,
+    ],
     ["braces", `/disk remove {find}`],
     ["injected where", `/disk print detail where slot=pvc-unit-1;/disk remove [find]`],
     ["injected set", `/disk set [find slot=pvc-unit-1] file-size=20G;/disk remove [find]`],
@@ -153,7 +237,9 @@ describe("RouterOS CLI over SSH", () => {
     const files = poolFiles();
     const r = await run(cmd);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^(syntax error|invalid value|failure|expected end of command|bad command name)/);
+    expect(r.stdout).toMatch(
+      /^(syntax error|invalid value|failure|expected end of command|bad command name)/,
+    );
     expect(tableSnapshot()).toBe(table);
     expect(poolFiles()).toEqual(files);
   });
@@ -181,7 +267,9 @@ describe("RouterOS CLI over SSH", () => {
     target = await startTarget({ stateDir: dir, exportPort: 0, capacityBytes: 100 * 1024 ** 3 });
     client = await sshConnect(target.ssh);
     expect(target.ssh.hostPublicKey).toBe(hostKey);
-    expect((await run("/disk print detail where slot=pvc-unit-1")).stdout).toContain(`nvme-tcp-server-nqn="${NQN}"`);
+    expect((await run("/disk print detail where slot=pvc-unit-1")).stdout).toContain(
+      `nvme-tcp-server-nqn="${NQN}"`,
+    );
   });
 
   it("target down closes SSH; target up serves again on the same port", async () => {

@@ -22,20 +22,34 @@ export interface Proc {
 /** Runs a program asynchronously (the in-process agent must keep serving meanwhile). */
 export function runProc(cmd: string, args: string[], timeoutMs = 60_000): Promise<Proc> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, killSignal: "SIGKILL", encoding: "utf8" }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ stdout, stderr, code });
-    });
+    execFile(
+      cmd,
+      args,
+      { timeout: timeoutMs, killSignal: "SIGKILL", encoding: "utf8" },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === "number"
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ stdout, stderr, code });
+      },
+    );
   });
 }
 
 export async function mustRun(cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
   const r = await runProc(cmd, args, timeoutMs);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${String(r.code)}): ${r.stderr}`);
+  if (r.code !== 0)
+    throw new Error(`${cmd} ${args.join(" ")} failed (${String(r.code)}): ${r.stderr}`);
   return r.stdout;
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();
@@ -49,7 +63,7 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false, 
 export async function sshConnect(info: SshInfo): Promise<InstanceType<typeof Client>> {
   const want = utils.parseKey(info.hostPublicKey);
   if (want instanceof Error) throw want;
-  const wantKey: ParsedKey | undefined = Array.isArray(want) ? (want as ParsedKey[])[0] : (want);
+  const wantKey: ParsedKey | undefined = Array.isArray(want) ? (want as ParsedKey[])[0] : want;
   if (!wantKey) throw new Error("no host key");
   const c = new Client();
   await new Promise<void>((resolve, reject) => {
@@ -129,7 +143,10 @@ export function mountsWithDev(devNum: string): string[] {
 
 export async function unmountQuietly(dir: string): Promise<void> {
   for (;;) {
-    const mounted = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === dir);
+    const mounted = fs
+      .readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .some((l) => l.split(" ")[4] === dir);
     if (!mounted) return;
     const r = await runProc("umount", [dir]);
     if (r.code !== 0) await runProc("umount", ["--lazy", dir]);
