@@ -18,14 +18,19 @@ function ourLoopDevices(): { name: string; backFile: string }[] {
     .map((d) => ({ name: d.name, backFile: d["back-file"] ?? "" }));
 }
 
+// Loop devices that existed before this run belong to someone else (another run on the same
+// machine); teardown leaves them alone.
+let preexisting = new Set<string>();
+
 export function setup(): void {
   if (process.getuid?.() !== 0) {
     throw new Error("the privileged tier (*.int.test.ts) needs root: real loop devices, mknod and mount");
   }
+  preexisting = new Set(ourLoopDevices().map((d) => `${d.name} ${d.backFile}`));
 }
 
 export function teardown(): void {
-  const leaked = ourLoopDevices();
+  const leaked = ourLoopDevices().filter((d) => !preexisting.has(`${d.name} ${d.backFile}`));
   for (const dev of leaked) {
     try {
       execFileSync("losetup", ["--detach", dev.name], { timeout: 10_000 });
