@@ -12,6 +12,7 @@ import {
   MountBusyError,
   RecoveryFailedError,
 } from "./errors.js";
+import { processHolders } from "./holders.js";
 import type { Mounter } from "./mounter.js";
 import { type MountEntry, type MountTable, isInside, isReadOnly } from "./mountinfo.js";
 import type { DeviceResolver, ResolvedDevice } from "./resolver.js";
@@ -121,6 +122,9 @@ export class Recoverer {
       let remountedStaging = false;
       const staging = table.byMountPoint(stagingPath);
       if (!staging || !sameDev(staging, device)) {
+        // Before tearing anything down: if a process uses the old filesystem, stop here, so a
+        // refusal never leaves some targets unmounted and others not.
+        await this.refuseIfInUse(stagingPath, plan.previousDevice, false);
         // targets first: while they are mounted the old filesystem is still in use
         for (const t of plan.targets) await this.peel(t.target, device, own);
         if (!(await this.peel(stagingPath, device, own))) {
@@ -151,6 +155,7 @@ export class Recoverer {
       const device = await this.current(req.nqn);
       targets ??= await this.planBlock(table, req);
       const own = targets.map((t) => t.target);
+      await this.refuseIfInUse(own[0] ?? req.nqn, req.oldDevice, true);
       const rebound: ReboundTarget[] = [];
       for (const t of targets) {
         const e = table.byMountPoint(t.target);
@@ -161,6 +166,17 @@ export class Recoverer {
       }
       return { device, previousDevice: req.oldDevice, remountedStaging: false, rebound };
     });
+  }
+
+  /** MountBusyError naming the processes that hold files on (or open) the old device. */
+  private async refuseIfInUse(
+    what: string,
+    old: DeviceNumber | undefined,
+    block: boolean,
+  ): Promise<void> {
+    if (!old) return;
+    const holders = await processHolders(old, block, this.mounter.procRoot);
+    if (holders.length > 0) throw new MountBusyError(what, holders);
   }
 
   /**

@@ -204,15 +204,17 @@ describe("stale detection and recovery on real loop devices", () => {
     expect(buf.toString()).toBe("block payload");
   });
 
-  it("refuses when a process outside our mounts holds the stale mount, naming it", async () => {
+  it("refuses when a process holds the stale filesystem, naming it, before tearing anything down", async () => {
     const { a, head, backing } = await connect();
     const dev = (await resolver.resolve(NQN))!;
     await mounter.format(dev.devPath, "ext4");
     const staging = path.join(world.mnt, "globalmount");
     await mounter.mount(dev.devPath, staging, "ext4");
-    const target = path.join(world.mnt, "pods", "p", "mount");
-    await mounter.bindMount(staging, target);
-    const child = spawn("sleep", ["60"], { cwd: target, stdio: "ignore" });
+    const idle = path.join(world.mnt, "pods", "idle", "mount");
+    const busy = path.join(world.mnt, "pods", "busy", "mount");
+    await mounter.bindMount(staging, idle);
+    await mounter.bindMount(staging, busy);
+    const child = spawn("sleep", ["60"], { cwd: busy, stdio: "ignore" });
     children.push(child);
     await new Promise((r) => child.once("spawn", r));
 
@@ -224,11 +226,12 @@ describe("stale detection and recovery on real loop devices", () => {
     expect(e.attempts).toBe(1); // in use: no point retrying
     expect(e.cause).toBeInstanceOf(MountBusyError);
     expect((e.cause as MountBusyError).holders).toContainEqual(
-      expect.objectContaining({ kind: "process", pid: child.pid }),
+      expect.objectContaining({ kind: "process", pid: child.pid, command: "sleep" }),
     );
-    // nothing was torn down
+    // nothing was torn down, whichever target happens to come first
     const table = await mounter.mountTable();
-    expect(table.byMountPoint(target)).toMatchObject({ major: a.major, minor: a.minor });
-    expect(table.byMountPoint(staging)).toMatchObject({ major: a.major, minor: a.minor });
+    for (const p of [staging, idle, busy]) {
+      expect(table.byMountPoint(p)).toMatchObject({ major: a.major, minor: a.minor });
+    }
   });
 });
