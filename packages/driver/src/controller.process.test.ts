@@ -65,7 +65,7 @@ beforeAll(async () => {
       "--rds-host-key", sim.target.ssh.hostPublicKeyPath,
       "--rds-pool-dir", "/storage/csi",
       "--nvme-port", String(sim.target.exportPort),
-      "--rds-connect-timeout", "1500",
+      "--rds-connect-timeout", "3000",
       "--log-level", "info",
     ],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CSI_ENDPOINT: "" } },
@@ -173,7 +173,7 @@ describe("controller process over its unix socket", () => {
   });
 
   it("SIGTERM lets an in-flight call finish, then exits 0 and removes its socket", async () => {
-    await sim.target.down(); // make CreateVolume take its connect timeout (~1.5 s)
+    await sim.target.down(); // make CreateVolume take its connect timeout (~3 s)
     const inFlight = create("pvc-slow", GiB).then(
       () => "OK",
       (e: grpc.ServiceError) => `${grpc.status[e.code]}: ${e.details}`,

@@ -68,7 +68,7 @@ describe("RouterOSClient against the simulated RDS", () => {
   });
 
   it("fails with Unavailable while the target is down and recovers when it returns", async () => {
-    const c = client({ acquireTimeoutMs: 600 });
+    const c = client({ acquireTimeoutMs: 3_000 });
     await c.run("/system resource print"); // a pooled connection exists now
     await sim.target.down();
     await expect(c.run("/system resource print", { readOnly: true })).rejects.toThrow(BackendUnavailableError);
