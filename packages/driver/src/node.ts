@@ -10,6 +10,7 @@ import { mkdir, lstat, open, rm, rmdir } from "node:fs/promises";
 import path from "node:path";
 import {
   blockDeviceNumber,
+  FormatRefusedError,
   readMountTable,
   sameDev,
   SUPPORTED_FILESYSTEMS,
@@ -184,10 +185,17 @@ export class NodeService {
         ctx.log.warn("volume record exists but the staging is not current; staging again");
       }
 
+      // Step durations, logged once at the end (where the time of a stage goes).
+      const started = performance.now();
+      const steps: Record<string, number> = {};
+      const step = (name: string, since: number) => (steps[name] = Math.round(performance.now() - since));
+
       // 1. connect (idempotent: an existing connection is reused)
       let device: ResolvedDevice;
       try {
+        const t = performance.now();
         const res = await this.o.connector.connect(params, { deadline: deadlineFrom(this.o.deviceWaitMs), signal: ctx.signal });
+        step("connectMs", t);
         device = res.device;
         ctx.log.info({ how: res.how, device: device.name, dev: `${device.major}:${device.minor}` }, "NVMe device ready");
       } catch (err) {
@@ -202,7 +210,9 @@ export class NodeService {
       // 2. filesystem volumes: format only if blkid says empty, then mount
       if (cap.accessType === "mount") {
         try {
-          await this.mountStaging(device, stagingPath, cap);
+          const t = performance.now();
+          await this.mountStaging(device, stagingPath, cap, steps);
+          step("formatAndMountMs", t);
         } catch (err) {
           await this.o.events.emit(
             volumeId,
@@ -238,7 +248,11 @@ export class NodeService {
         stagedAt: existing?.stagedAt ?? now,
         updatedAt: now,
       };
+      const t = performance.now();
       await this.o.state.save(record);
+      step("recordMs", t);
+      step("totalMs", started);
+      ctx.log.info({ device: device.name, steps }, "staged");
       this.o.conditions?.wake();
       return {};
     });
@@ -254,7 +268,7 @@ export class NodeService {
     return m !== undefined && m.major === dev.major && m.minor === dev.minor;
   }
 
-  private async mountStaging(device: ResolvedDevice, stagingPath: string, cap: Capability): Promise<void> {
+  private async mountStaging(device: ResolvedDevice, stagingPath: string, cap: Capability, steps: Record<string, number>): Promise<void> {
     const fsType = cap.fsType ?? DEFAULT_FS_TYPE;
     await mkdir(stagingPath, { recursive: true, mode: 0o750 });
     const table = await readMountTable(this.o.procRoot);
@@ -265,14 +279,18 @@ export class NodeService {
         `staging path ${stagingPath} already has a mount of ${current.source || "?"} (${current.major}:${current.minor}), not ${device.devPath}`,
       );
     }
-    // Nothing is formatted unless blkid positively says the device is empty (Mounter.format
-    // probes again and refuses on any doubt).
-    const found = await this.o.mounter.probe(device.devPath);
-    if (found === undefined) {
+    // Nothing is formatted unless blkid positively says the device is empty: Mounter.format
+    // probes and refuses on any doubt. A refusal because the device already holds the requested
+    // filesystem is the normal re-stage case; any other content is not ours to overwrite.
+    const t = performance.now();
+    try {
       await this.o.mounter.format(device.devPath, fsType);
-    } else if (found.type !== fsType) {
-      const what = found.type ? `a ${found.type} filesystem` : `a partition table (${found.ptType ?? "unknown"})`;
-      throw new FailedPreconditionError(`device ${device.devPath} holds ${what}, the capability asks for ${fsType}`);
+      steps.formatMs = Math.round(performance.now() - t);
+    } catch (err) {
+      if (!(err instanceof FormatRefusedError) || err.existingType === undefined) throw err;
+      if (err.existingType !== fsType) {
+        throw new FailedPreconditionError(`device ${device.devPath} holds ${err.existingType}, the capability asks for ${fsType}`);
+      }
     }
     const options = isReadOnlyMode(cap.accessMode) ? [...cap.mountFlags, "ro"] : cap.mountFlags;
     await this.o.mounter.mount(device.devPath, stagingPath, fsType, options);

@@ -99,37 +99,41 @@ export class NvmeConnector {
 
   /**
    * Makes sure `p.nqn` is connected and returns its block device, waiting for it until the
-   * deadline. Idempotent: an existing connection with a device is reused. A subsystem that is
-   * listed but shows no namespace within the orphan grace (nvme-sysfs-and-cli.md; rds-routeros.md
-   * §3.5) is disconnected and connected again — only that NQN is touched.
+   * deadline. Idempotent: an existing connection with a device is reused. The common case costs one
+   * `nvme connect`; only when nvme-cli says "already connected" but no device shows up within the
+   * orphan grace is `list-subsys` consulted: a subsystem whose controllers are reconnecting is
+   * waited for, one that is live without a namespace (orphaned, rds-routeros.md §3.5) is
+   * disconnected and connected again — only that NQN is ever touched.
    */
   async connect(p: ConnectParams, o: ConnectOptions): Promise<ConnectResult> {
     validateNqn(p.nqn);
-    let how: ConnectResult["how"] = "connected";
     const existing = await this.resolver.resolve(p.nqn);
     if (existing) return { device: existing, how: "reused" };
 
-    const listed = await this.listed(p.nqn, o.signal);
-    if (listed.length > 0) {
-      // A controller that is reconnecting keeps its namespaces; one that is live but has no
-      // namespace after a short grace is an orphan.
-      const dev = await this.waitQuietly(p.nqn, this.remaining(o, this.t.orphanGraceMs), o.signal);
-      if (dev) return { device: dev, how: "reused" };
-      const reconnecting = listed.some((s) => s.paths.some((x) => x.state === "connecting" || x.state === "resetting"));
-      if (!reconnecting) {
-        await this.disconnect(p.nqn, o.signal);
-        how = "reconnected-orphan";
-      }
-    }
+    const first = await this.runConnect(p, o);
+    if (first === "connected") return { device: await this.waitDevice(p.nqn, o), how: "connected" };
 
-    const args = buildConnectArgs(p, this.host);
-    const r = await this.run(args, this.remaining(o, this.t.connectMs), o.signal);
+    // already connected: give a slow namespace a moment before calling the subsystem orphaned
+    const dev = await this.waitQuietly(p.nqn, this.remaining(o, this.t.orphanGraceMs), o.signal);
+    if (dev) return { device: dev, how: "reused" };
+    const listed = await this.listed(p.nqn, o.signal);
+    const reconnecting = listed.some((s) => s.paths.some((x) => x.state === "connecting" || x.state === "resetting"));
+    if (reconnecting) return { device: await this.waitDevice(p.nqn, o), how: "reused" };
+    await this.disconnect(p.nqn, o.signal);
+    const again = await this.runConnect(p, o);
+    if (again !== "connected") throw new NvmeConnectError(p.nqn, "unknown", 1, "still reported as already connected after disconnecting the orphaned subsystem");
+    return { device: await this.waitDevice(p.nqn, o), how: "reconnected-orphan" };
+  }
+
+  private async runConnect(p: ConnectParams, o: ConnectOptions): Promise<"connected" | "already-connected"> {
+    const r = await this.run(buildConnectArgs(p, this.host), this.remaining(o, this.t.connectMs), o.signal);
     const outcome = classifyConnect(r.exitCode, r.stdout, r.stderr);
     if (outcome.kind === "failed") throw new NvmeConnectError(p.nqn, outcome.reason, r.exitCode, r.stderr);
-    if (outcome.kind === "already-connected" && how === "connected") how = "reused";
+    return outcome.kind;
+  }
 
-    const device = await this.resolver.waitFor(p.nqn, { timeoutMs: this.remaining(o, Number.MAX_SAFE_INTEGER), signal: o.signal });
-    return { device, how };
+  private waitDevice(nqn: string, o: ConnectOptions): Promise<ResolvedDevice> {
+    return this.resolver.waitFor(nqn, { timeoutMs: this.remaining(o, Number.MAX_SAFE_INTEGER), signal: o.signal });
   }
 
   private async waitQuietly(nqn: string, timeoutMs: number, signal?: AbortSignal): Promise<ResolvedDevice | undefined> {
