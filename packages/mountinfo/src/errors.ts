@@ -110,6 +110,16 @@ export class MountinfoParseError extends HostError {
   }
 }
 
+/** Reading mountinfo did not finish in time (the kernel's namespace lock is held). */
+export class MountinfoTimeoutError extends HostError {
+  constructor(
+    readonly file: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`reading ${file} did not finish within ${timeoutMs} ms`);
+  }
+}
+
 // ---------------------------------------------------------------- devices
 
 /** No usable block device for this NQN (or the device vanished while we looked). */

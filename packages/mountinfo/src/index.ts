@@ -6,6 +6,7 @@ export {
   MountTable,
   MountEntry,
   type BindMountQuery,
+  type ReadMountTableOptions,
   parseMountinfo,
   parseMountinfoLine,
   readMountTable,

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { MountTable, MountinfoParseError, parseMountinfo, readMountTable } from "./index.js";
+import {
+  MountTable,
+  MountinfoParseError,
+  MountinfoTimeoutError,
+  parseMountinfo,
+  readMountTable,
+} from "./index.js";
 import { escapeMountinfo, generateMountinfo, mountinfoLine } from "./mountinfo-fixture.js";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { tempDir } from "./test-support/host-devices.js";
 
@@ -196,6 +203,22 @@ describe("readMountTable", () => {
     writeFileSync(path.join(root, "1234", "mountinfo"), `${REAL.join("\n")}\n`);
     const t = await readMountTable(root, 1234);
     expect(t.entries).toHaveLength(REAL.length);
+  });
+
+  it("stops waiting with MountinfoTimeoutError when the read blocks", async () => {
+    const root = tempDir();
+    mkdirSync(path.join(root, "self"));
+    const fifo = path.join(root, "self", "mountinfo");
+    execFileSync("mkfifo", [fifo]); // opening a FIFO with no writer blocks, like a held lock
+    try {
+      const e = (await readMountTable(root, "self", { timeoutMs: 200 }).catch(
+        (x: unknown) => x,
+      )) as MountinfoTimeoutError;
+      expect(e).toBeInstanceOf(MountinfoTimeoutError);
+      expect(e.file).toBe(fifo);
+    } finally {
+      closeSync(openSync(fifo, "w")); // release the blocked thread-pool read
+    }
   });
 
   it("reads this process's real table", async () => {

@@ -8,7 +8,7 @@
 // be an empty string (two spaces in a row), which is why we never split on runs of whitespace.
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
-import { MountinfoParseError } from "./errors.js";
+import { MountinfoParseError, MountinfoTimeoutError } from "./errors.js";
 
 /**
  * One mountinfo line. The option lists are split on first use: splitting every line's options
@@ -307,11 +307,31 @@ function group<K>(entries: readonly MountEntry[], key: (e: MountEntry) => K): Ma
   return m;
 }
 
+export interface ReadMountTableOptions {
+  /**
+   * Give up after this long (default 10 s). Reading mountinfo takes the namespace lock, which a
+   * mount operation stuck on dead storage can hold indefinitely (rds-routeros.md §10 #14). The
+   * blocked read itself cannot be cancelled; the caller just stops waiting for it.
+   */
+  timeoutMs?: number;
+}
+
 /** Read `<procRoot>/<pid>/mountinfo` once and parse it. */
 export async function readMountTable(
   procRoot = "/proc",
   pid: number | "self" = "self",
+  options: ReadMountTableOptions = {},
 ): Promise<MountTable> {
-  const text = await readFile(path.join(procRoot, String(pid), "mountinfo"), "utf8");
-  return new MountTable(parseMountinfo(text));
+  const file = path.join(procRoot, String(pid), "mountinfo");
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new MountinfoTimeoutError(file, timeoutMs)), timeoutMs);
+  });
+  try {
+    const text = await Promise.race([readFile(file, "utf8"), timeout]);
+    return new MountTable(parseMountinfo(text));
+  } finally {
+    clearTimeout(timer);
+  }
 }
