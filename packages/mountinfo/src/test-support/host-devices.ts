@@ -4,6 +4,7 @@
 // are then set to those numbers.
 import { readdirSync, statSync, symlinkSync, rmSync, mkdtempSync } from "node:fs";
 import * as os from "node:os";
+import { afterAll } from "vitest";
 import * as path from "node:path";
 import { splitDevT, type DeviceNumber } from "../devnum.js";
 
@@ -42,6 +43,15 @@ export function linkDevNode(devRoot: string, name: string, target: HostBlockDevi
   symlinkSync(target.path, at);
 }
 
-export function tempDir(prefix = "mountinfo-test-"): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
+// Every temp dir of a test file lives under one parent, removed after the file's tests (this
+// module is evaluated once per test file, so the hook lands in that file's root suite).
+let parent: string | undefined;
+afterAll(() => {
+  if (parent) rmSync(parent, { recursive: true, force: true });
+  parent = undefined;
+});
+
+export function tempDir(prefix = "t-"): string {
+  parent ??= mkdtempSync(path.join(os.tmpdir(), "mountinfo-test-"));
+  return mkdtempSync(path.join(parent, prefix));
 }
