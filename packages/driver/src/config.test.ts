@@ -78,6 +78,7 @@ describe("configuration from flags and env", () => {
       /--rds-pool-dir/,
     );
     expect(() => parse(["--rds-port", "twenty-two"])).toThrow();
+    expect(() => parse(["--mode", "controller", "--rds-address", "h", "--rds-private-key", keyFile, "--rds-host-key", "x", "--nvme-address", "1.2.3.4;x"])).toThrow(/--nvme-address/);
   });
 
   it("node mode needs no RDS settings", () => {

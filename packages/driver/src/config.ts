@@ -163,7 +163,10 @@ export function configFromOptions(o: RawOptions): DriverConfig {
       connectTimeoutMs: o.rdsConnectTimeout,
     };
     if (!/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(o.rdsPoolDir)) throw new Error(`--rds-pool-dir ${JSON.stringify(o.rdsPoolDir)} is not a plain absolute path`);
-    controllerConfig = { poolDir: o.rdsPoolDir, nvmeAddress: o.nvmeAddress ?? o.rdsAddress, nvmePort: o.nvmePort };
+    const nvmeAddress = o.nvmeAddress ?? o.rdsAddress;
+    if (!/^[A-Za-z0-9]([A-Za-z0-9.:-]{0,252})$/.test(nvmeAddress)) throw new Error(`--nvme-address ${JSON.stringify(nvmeAddress)} is not a host name or IP address`);
+    if (o.nvmePort < 1 || o.nvmePort > 65535) throw new Error(`--nvme-port ${o.nvmePort} is not a TCP port`);
+    controllerConfig = { poolDir: o.rdsPoolDir, nvmeAddress, nvmePort: o.nvmePort };
   }
   let nodeConfig: NodeConfig | undefined;
   if (node) {

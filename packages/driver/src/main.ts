@@ -61,6 +61,7 @@ export async function startDriver(config: DriverConfig, options: { logger?: Logg
       onCommand: metrics.onBackendCommand,
     });
     if (rds.insecureSkipHostKeyVerification) logger.warn("RDS host key verification is DISABLED (--rds-insecure-skip-host-key-verification)");
+    metrics.trackBackendConnections(() => client.openConnections);
     backend = new RouterOSBackend(client);
     server.addService(
       "Controller",

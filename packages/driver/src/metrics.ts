@@ -12,6 +12,13 @@ export class Metrics {
   readonly rpcInFlight: Gauge<"service" | "method">;
   readonly backendCommands: Counter<"verb" | "outcome">;
   readonly backendDuration: Histogram<"verb">;
+  readonly backendConnections: Gauge;
+  private connectionsProvider: (() => number) | undefined;
+
+  /** Reports the RDS client's open connection count at every scrape. */
+  trackBackendConnections(provider: () => number): void {
+    this.connectionsProvider = provider;
+  }
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -52,6 +59,16 @@ export class Metrics {
       labelNames: ["verb"],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
+    });
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    this.backendConnections = new Gauge({
+      name: "rdsnvme_routeros_connections_open",
+      help: "SSH connections to the RDS currently open (pooled and busy)",
+      registers,
+      collect() {
+        if (self.connectionsProvider) this.set(self.connectionsProvider());
+      },
     });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "rdsnvme_" });
   }
