@@ -115,6 +115,15 @@ describe("parseMountinfo", () => {
     ["bad escape", "21 1 254:1 / /a\\9 rw - ext4 /dev/vda1 rw", /bad escape/],
     ["bad peer group", "21 1 254:1 / / rw shared:x - ext4 /dev/vda1 rw", /peer group/],
     ["extra fields after -", "21 1 254:1 / / rw - ext4 /dev/vda1 rw extra", /3 fields after/],
+    ["too few fields after -", "21 1 254:1 / / rw a b c d - ext4", /3 fields after/],
+    ["empty root", "21 1 254:1  / rw - ext4 /dev/vda1 rw", /root is empty/],
+    [
+      "empty optional field",
+      "21 1 254:1 / / rw shared:1  - ext4 /dev/vda1 rw",
+      /empty optional field/,
+    ],
+    ["trailing space", "21 1 254:1 / / rw - ext4 /dev/vda1 rw ", /3 fields after/],
+    ["empty type", "21 1 254:1 / / rw -  /dev/vda1 rw", /type is empty/],
   ];
   for (const [what, line, reason] of bad) {
     it(`rejects a malformed line (${what}) with a typed error naming the line`, () => {
