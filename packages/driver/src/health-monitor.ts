@@ -254,38 +254,65 @@ export class HealthMonitor implements VolumeConditionSource {
   }
 
   private async handle(rec: VolumeRecord, verdict: StaleVerdict): Promise<void> {
-    const id = rec.volumeId;
-    const incident = this.incidents.get(id);
     if (!verdict.stale || verdict.reason === "controllers_down") {
-      if (incident) {
-        this.o.logger.info({ volumeId: id }, "volume healthy again without recovery");
-        this.incidents.delete(id);
-      }
-      const wasAbnormal = this.conditions.get(id)?.abnormal === true;
-      if (verdict.reason === "controllers_down") {
-        // The kernel is reconnecting the controllers (within ctrl_loss_tmo the device keeps its
-        // number): nothing to remount; report it and wait.
-        this.conditions.set(id, { abnormal: true, message: `NVMe controllers not live: ${verdict.detail}` });
-        if (!wasAbnormal) {
-          await this.o.events.emit(id, rec.pvc, volumeConditionAbnormal({ volumeId: id, node: this.o.nodeId, message: verdict.detail }));
-        }
-        return;
-      }
-      this.conditions.set(id, { abnormal: false, message: "volume is healthy" });
-      if (wasAbnormal) await this.o.events.emit(id, rec.pvc, volumeConditionNormal({ volumeId: id, node: this.o.nodeId }));
+      // Not while a CSI call works on the volume: its mounts are in flux.
+      if (this.o.locks.snapshot().has(rec.volumeId)) return;
+      await this.settle(rec, verdict);
       return;
     }
+    const inc = this.incidents.get(rec.volumeId);
+    if (inc && inc.nextAttemptAt > Date.now()) return;
+    // A stale verdict is confirmed under the volume lock before anything is reported or done:
+    // NodeUnstage unmounts, then disconnects, then drops the record — a pass in between must not
+    // call that a stale mount. While a CSI call holds the volume, this pass skips it.
+    try {
+      await this.o.locks.withLock(rec.volumeId, "HealthMonitorRecovery", () => this.detectAndRecover(rec.volumeId));
+    } catch (err) {
+      if (err instanceof AbortedError) return; // next pass
+      throw err;
+    }
+  }
 
-    const now = Date.now();
-    if (!incident) {
+  /** Healthy, or controllers reconnecting by themselves: condition and incident bookkeeping only. */
+  private async settle(rec: VolumeRecord, verdict: StaleVerdict): Promise<void> {
+    const id = rec.volumeId;
+    if (this.incidents.delete(id)) this.o.logger.info({ volumeId: id }, "volume healthy again without recovery");
+    const wasAbnormal = this.conditions.get(id)?.abnormal === true;
+    if (verdict.reason === "controllers_down") {
+      // The kernel is reconnecting the controllers (within ctrl_loss_tmo the device keeps its
+      // number): nothing to remount; report it and wait.
+      this.conditions.set(id, { abnormal: true, message: `NVMe controllers not live: ${verdict.detail}` });
+      if (!wasAbnormal) {
+        await this.o.events.emit(id, rec.pvc, volumeConditionAbnormal({ volumeId: id, node: this.o.nodeId, message: verdict.detail }));
+      }
+      return;
+    }
+    this.conditions.set(id, { abnormal: false, message: "volume is healthy" });
+    if (wasAbnormal) await this.o.events.emit(id, rec.pvc, volumeConditionNormal({ volumeId: id, node: this.o.nodeId }));
+  }
+
+  /** Under the volume lock: re-read the record, re-check, report a new incident, recover. */
+  private async detectAndRecover(volumeId: string): Promise<void> {
+    // The record may have changed (unstaged, restaged) since the pass read it.
+    const rec = this.o.state.get(volumeId);
+    if (!rec) return;
+    const [verdict] = await this.check([rec]);
+    if (!verdict) return;
+    if (!verdict.stale || verdict.reason === "controllers_down") {
+      await this.settle(rec, verdict);
+      return;
+    }
+    let inc = this.incidents.get(volumeId);
+    if (!inc) {
+      inc = { reason: verdict.reason, detectedAt: Date.now(), attempts: 0, nextAttemptAt: 0 };
+      this.incidents.set(volumeId, inc);
       this.metrics.detected.inc({ reason: verdict.reason });
-      this.incidents.set(id, { reason: verdict.reason, detectedAt: now, attempts: 0, nextAttemptAt: now });
-      this.conditions.set(id, { abnormal: true, message: `stale mount (${verdict.reason}): ${verdict.detail}` });
+      this.conditions.set(volumeId, { abnormal: true, message: `stale mount (${verdict.reason}): ${verdict.detail}` });
       await this.o.events.emit(
-        id,
+        volumeId,
         rec.pvc,
         staleMountDetected({
-          volumeId: id,
+          volumeId,
           node: this.o.nodeId,
           cause: verdict.reason,
           mountedDevice: verdict.mountedDev ? { name: rec.device.name, ...verdict.mountedDev } : undefined,
@@ -294,24 +321,11 @@ export class HealthMonitor implements VolumeConditionSource {
         }),
       );
     }
-    const inc = this.incidents.get(id)!;
-    if (inc.nextAttemptAt > now) return;
-
-    try {
-      await this.o.locks.withLock(id, "HealthMonitorRecovery", () => this.recover(id, inc));
-    } catch (err) {
-      if (err instanceof AbortedError) return; // a CSI call is working on this volume; next pass
-      throw err;
-    }
+    await this.recover(rec, verdict, inc);
   }
 
-  /** Under the volume lock. */
-  private async recover(volumeId: string, inc: Incident): Promise<void> {
-    // The record may have changed (unstaged, restaged) since the pass read it.
-    const rec = this.o.state.get(volumeId);
-    if (!rec) return;
-    const [verdict] = await this.check([rec]);
-    if (!verdict?.stale || verdict.reason === "controllers_down") return;
+  private async recover(rec: VolumeRecord, verdict: StaleVerdict, inc: Incident): Promise<void> {
+    const volumeId = rec.volumeId;
     inc.attempts++;
     const log = this.o.logger.child({ volumeId, op: "recover", attempt: inc.attempts, reason: verdict.reason });
     let device: ResolvedDevice | undefined;

@@ -410,7 +410,11 @@ export class NodeService {
     const created = await this.createTarget(t.targetPath, rec.accessType);
     try {
       if (await this.o.mounter.isMountPoint(t.targetPath)) {
-        // Something is mounted there but it is not our current device (checked by the caller).
+        // Bound to our current device by an earlier call whose record write was lost: adopt it.
+        if (await this.targetIsCurrent(rec, t.targetPath)) return;
+        if (rec.publishTargets.some((x) => x.targetPath === t.targetPath)) {
+          throw new CsiError(status.UNAVAILABLE, `target ${t.targetPath} is bound to a stale device; the health monitor is recovering it`);
+        }
         throw new AlreadyExistsError(`target ${t.targetPath} already has a different mount`);
       }
       const source = rec.accessType === "block" ? rec.device.devPath : rec.stagingPath;
