@@ -39,10 +39,16 @@ trap cleanup EXIT
 
 npx tsc -p e2e/local-cluster/tsconfig.build.json || fail "the local control plane harness does not compile"
 
+# As root, the tests run in a private mount namespace (like the int tier): the stale-mount test
+# stages and publishes real mounts, and every mount dies with the namespace even on a crash.
+# Without root that test fails (it says why); the others still run.
+ns=()
+[ "$(id -u)" = 0 ] && ns=(unshare --mount --propagation private --)
+
 # `run` starts the control plane (building the binaries on first use), runs vitest with
 # RDS_TEST_KUBECONFIG set, and stops the control plane, also when vitest fails or is interrupted.
 node e2e/local-cluster/dist/cli.js run --log-dir "$logs" --failure-report "$xml" -- \
-  npx vitest run --config vitest.projects.config.ts --project cluster \
+  "${ns[@]}" npx vitest run --config vitest.projects.config.ts --project cluster \
   --reporter=default --reporter=json --outputFile.json="$json"
 rc=$?
 
