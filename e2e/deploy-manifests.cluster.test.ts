@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { binariesFromEnv, ensureBinaries } from "./local-cluster/binaries.js";
-import { loadKubeConfig } from "./support/kube.js";
+import { ensureSnapshotCrds, loadKubeConfig } from "./support/kube.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const deployDir = join(repoRoot, "deploy");
@@ -79,7 +79,10 @@ describe("deploy/ manifests against the real API server (server-side dry run)", 
     const kc = loadKubeConfig();
     api = k8s.KubernetesObjectApi.makeApiClient(kc);
     core = kc.makeApiClient(k8s.CoreV1Api);
-    kustomize = (binariesFromEnv() ?? (await ensureBinaries())).kustomize;
+    const binaries = binariesFromEnv() ?? (await ensureBinaries());
+    kustomize = binaries.kustomize;
+    // deploy/ expects the VolumeSnapshot CRDs to be installed (a VolumeSnapshotClass needs them).
+    await ensureSnapshotCrds(kc, binaries["snapshot-crds"]);
   });
 
   afterAll(async () => {

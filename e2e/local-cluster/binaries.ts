@@ -12,12 +12,26 @@ export interface Binaries {
   "csi-provisioner": string;
   "csi-resizer": string;
   kustomize: string;
+  "csi-snapshotter": string;
+  "snapshot-controller": string;
+  /** A directory with the VolumeSnapshot CRDs of the same external-snapshotter release. */
+  "snapshot-crds": string;
 }
 
 // This module runs from source (vitest) and compiled (dist/, the CLI): find tools/ from either.
 const here = dirname(fileURLToPath(import.meta.url));
 const BUILD_SCRIPT = join(basename(here) === "dist" ? dirname(here) : here, "tools", "build.sh");
-const NAMES: readonly (keyof Binaries)[] = ["etcd", "kube-apiserver", "kube-controller-manager", "csi-provisioner", "csi-resizer", "kustomize"];
+const NAMES: readonly (keyof Binaries)[] = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "csi-provisioner",
+  "csi-resizer",
+  "kustomize",
+  "csi-snapshotter",
+  "snapshot-controller",
+  "snapshot-crds",
+];
 
 /** Env var through which a parent (the tier's `run` command) hands the paths to tests. */
 export const BINARIES_ENV = "RDS_LOCAL_CLUSTER_BINARIES";

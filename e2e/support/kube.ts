@@ -1,6 +1,8 @@
 // Small helpers shared by the cluster tests.
 import * as k8s from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { KUBECONFIG_ENV } from "../local-cluster/cluster.js";
 
 /**
@@ -46,4 +48,28 @@ export async function eventually<T>(
     }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
   }
+}
+
+/**
+ * Installs the VolumeSnapshot CRDs shipped with the pinned external-snapshotter (server-side
+ * apply, so repeating it is harmless) and waits until the API server serves them.
+ */
+export async function ensureSnapshotCrds(kc: k8s.KubeConfig, crdDir: string): Promise<string[]> {
+  const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  const files = readdirSync(crdDir).filter((f) => /^snapshot\.storage\.k8s\.io_.*\.yaml$/.test(f));
+  if (files.length === 0) throw new Error(`no VolumeSnapshot CRDs in ${crdDir}`);
+  const names: string[] = [];
+  for (const f of files) {
+    const crd = k8s.loadYaml<k8s.V1CustomResourceDefinition>(readFileSync(join(crdDir, f), "utf8"));
+    const name = crd.metadata?.name;
+    if (!name) throw new Error(`${f}: CRD without a name`);
+    await objects.patch(crd, undefined, undefined, "rds-nvme-csi-e2e", true, k8s.PatchStrategy.ServerSideApply);
+    await eventually(`CRD ${name} established`, async () => {
+      const c = await ext.readCustomResourceDefinition({ name });
+      return c.status?.conditions?.some((x) => x.type === "Established" && x.status === "True") ? true : undefined;
+    });
+    names.push(name);
+  }
+  return names;
 }

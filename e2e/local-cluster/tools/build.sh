@@ -42,7 +42,7 @@ done
 ldflags_for() { [ "$1" = kube ] && echo "$kube_ldflags"; return 0; }
 
 module_hash() { # a module dir -> 12 hex chars over its pins, sources, link flags and the Go version
-  (cd "$here/$1" && { echo "$go_version"; ldflags_for "$1"; find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' -o -name targets \) | LC_ALL=C sort | xargs sha256sum; }) \
+  (cd "$here/$1" && { echo "$go_version"; ldflags_for "$1"; find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' -o -name targets -o -name files \) | LC_ALL=C sort | xargs sha256sum; }) \
     | sha256sum | cut -c1-12
 }
 
@@ -63,6 +63,28 @@ for t in "${targets[@]}"; do
   fi
   outputs[$name]=$out
   names+=("$name")
+done
+
+# Data files shipped inside a pinned module (e.g. CRDs): a module's `files` lists
+# `name module/path subdir` per line; the subdir's YAML is copied into the cache and `name` points
+# at that directory.
+for spec in "$here"/*/files; do
+  [ -e "$spec" ] || continue
+  mod=$(basename "$(dirname "$spec")")
+  while read -r name modpath subdir; do
+    [ -n "$name" ] || continue
+    dest="$cache_root/$mod-$(module_hash "$mod")/$name"
+    if [ ! -d "$dest" ]; then
+      src=$(cd "$here/$mod" && GOFLAGS=-mod=readonly go mod download -json "$modpath" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+      [ -d "$src/$subdir" ] || { echo "no $subdir in $modpath ($src)" >&2; exit 1; }
+      mkdir -p "$dest.tmp.$$"
+      cp "$src/$subdir"/*.yaml "$dest.tmp.$$/"
+      chmod -R u+w "$dest.tmp.$$"
+      mv "$dest.tmp.$$" "$dest"
+    fi
+    outputs[$name]=$dest
+    names+=("$name")
+  done < "$spec"
 done
 
 if [ "$format" = json ]; then
