@@ -3,11 +3,13 @@
 // names the PV `pvc-<uid>` and passes that as the CreateVolume name); if no PV has that name, the
 // PV list is searched for spec.csi.volumeHandle. Results are cached (a PV's claim does not change
 // while it is bound).
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import type { ClaimRefLookup, PvcId } from "./node-events.js";
 
 export function pvClaimRefLookup(kubeConfig: k8s.KubeConfig, driverName: string): ClaimRefLookup {
-  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  // client-node is loaded on first use only (it is large), i.e. only on nodes with a cluster.
+  let core: k8s.CoreV1Api | undefined;
+  const api = async () => (core ??= kubeConfig.makeApiClient((await import("@kubernetes/client-node")).CoreV1Api));
   const cache = new Map<string, PvcId>();
   const claimOf = (pv: k8s.V1PersistentVolume): PvcId | undefined => {
     const ref = pv.spec?.claimRef;
@@ -18,13 +20,13 @@ export function pvClaimRefLookup(kubeConfig: k8s.KubeConfig, driverName: string)
     if (hit) return hit;
     let found: PvcId | undefined;
     try {
-      const pv = await core.readPersistentVolume({ name: volumeId });
+      const pv = await (await api()).readPersistentVolume({ name: volumeId });
       if (pv.spec?.csi?.volumeHandle === volumeId) found = claimOf(pv);
     } catch (err) {
       if ((err as { code?: number }).code !== 404) throw err;
     }
     if (!found) {
-      const list = await core.listPersistentVolume();
+      const list = await (await api()).listPersistentVolume();
       const pv = list.items.find((p) => p.spec?.csi?.driver === driverName && p.spec.csi.volumeHandle === volumeId);
       if (pv) found = claimOf(pv);
     }

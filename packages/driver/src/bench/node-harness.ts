@@ -111,16 +111,15 @@ export class NodeHarness {
     return this.opts.main ?? (fs.existsSync(MAIN) ? MAIN : MAIN_FROM_SRC);
   }
 
-  /** Spawns the driver process and waits for its socket. */
-  async startDriver(): Promise<void> {
+  /**
+   * Spawns the driver process and waits for its socket. `node` mode runs only Identity + Node
+   * (no RDS connection), as a node DaemonSet pod does.
+   */
+  async startDriver(mode: "all" | "node" = "all"): Promise<void> {
     if (!fs.existsSync(this.main)) throw new Error(`${this.main} is missing: build the driver first`);
     fs.rmSync(this.sock, { force: true });
     const s = this.sim;
-    const args = [
-      this.main,
-      "--mode", "all",
-      "--endpoint", `unix://${this.sock}`,
-      "--node-id", "node-1",
+    const controllerArgs = [
       "--rds-address", s.ssh.host,
       "--rds-port", String(s.ssh.port),
       "--rds-user", s.ssh.user,
@@ -129,6 +128,13 @@ export class NodeHarness {
       "--rds-pool-dir", "/storage/csi",
       "--nvme-address", "127.0.0.1",
       "--nvme-port", String(s.exportPort),
+    ];
+    const args = [
+      this.main,
+      "--mode", mode,
+      "--endpoint", `unix://${this.sock}`,
+      "--node-id", "node-1",
+      ...(mode === "all" ? controllerArgs : []),
       "--nvme-cli", s.nvmeCliPath,
       "--sysfs-root", s.sysfsRoot,
       "--dev-root", s.devRoot,
