@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ensureBinaries, type Binaries } from "./binaries.js";
 import { createPki, type Pki } from "./pki.js";
-import { freePort } from "./ports.js";
+import { freePorts } from "./ports.js";
 import { ManagedProcess, waitUntil } from "./processes.js";
 
 /** Env var through which tests find the admin kubeconfig of the running control plane. */
@@ -80,8 +80,7 @@ export async function startLocalCluster(options: StartClusterOptions = {}): Prom
     const pki = await createPki(dir);
 
     // etcd: a single member, data in the temp dir. fsync is off: the data dies with the run.
-    const etcdClientPort = await freePort();
-    const etcdPeerPort = await freePort();
+    const [etcdClientPort, etcdPeerPort, apiPort, kcmPort] = await freePorts(4);
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
     const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
     log(`starting etcd on ${etcdUrl}`);
@@ -107,7 +106,6 @@ export async function startLocalCluster(options: StartClusterOptions = {}): Prom
       process: etcd,
     });
 
-    const apiPort = await freePort();
     const server = `https://127.0.0.1:${apiPort}`;
     log(`starting kube-apiserver on ${server}`);
     const apiserver = await ManagedProcess.start({
@@ -156,7 +154,6 @@ export async function startLocalCluster(options: StartClusterOptions = {}): Prom
       extraFiles.push(options.kubeconfigPath);
     }
 
-    const kcmPort = await freePort();
     log(`starting kube-controller-manager (${CONTROLLERS.join(",")})`);
     const kcm = await ManagedProcess.start({
       name: "kube-controller-manager",
