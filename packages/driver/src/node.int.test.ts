@@ -5,6 +5,7 @@
 // process, so an in-memory sink could not be read from here; the file sink runs behind the same
 // recorder and correlator as the API sink).
 // Privileged: run inside `unshare --mount --propagation private` (see the README).
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -329,5 +330,51 @@ describe("node plugin on sim-nvme (whole driver process)", () => {
       await expectGone(v.volumeId, v, ps[i].staging, ps[i].target);
       await h.deleteVolume(v.volumeId);
     }
+  });
+
+  it("NodeUnstage refuses while a process holds the staging mount, naming it; succeeds once it is gone", async () => {
+    const vol = await h.createVolume("pvc-busy", GiB, mountCap(), { namespace: "apps", name: "busy" });
+    const { staging, target } = h.paths(vol.volumeId);
+    await h.stage(vol, staging);
+    await h.publish(vol, staging, target);
+    // a process with its working directory inside the volume keeps the filesystem busy
+    const holder = spawn("sleep", ["600"], { cwd: target, stdio: "ignore" });
+    try {
+      await h.unpublish(vol.volumeId, target).catch(() => undefined); // the CO unpublishes first; busy is fine here
+      const err = await h.unstage(vol.volumeId, staging).then(() => undefined, (e: unknown) => e);
+      expect(grpcCode(err)).toBe("FAILED_PRECONDITION");
+      expect((err as Error).message).toContain(`pid ${holder.pid}`);
+      expect(await recordOf(vol.volumeId)).toBeDefined(); // nothing was torn down half-way
+    } finally {
+      holder.kill("SIGKILL");
+      await new Promise((r) => holder.once("exit", r));
+    }
+    await retryAborted(() => h.unpublish(vol.volumeId, target));
+    await retryAborted(() => h.unstage(vol.volumeId, staging));
+    await expectGone(vol.volumeId, vol, staging, target);
+    await h.deleteVolume(vol.volumeId);
+  });
+
+  it("state dir lost while staged: stage/publish adopt what is mounted; unstage without a record still disconnects", async () => {
+    const vol = await h.createVolume("pvc-lost", GiB, mountCap(), { namespace: "apps", name: "lost" });
+    const { staging, target } = h.paths(vol.volumeId);
+    await h.stage(vol, staging);
+    await h.publish(vol, staging, target);
+    const sum = await writeRandom(path.join(target, "k.bin"));
+    const dropRecords = async () => {
+      await h.stopDriver("SIGKILL");
+      fs.rmSync(h.stateDir, { recursive: true, force: true });
+      await h.startDriver();
+    };
+    await dropRecords();
+    await h.stage(vol, staging);
+    await h.publish(vol, staging, target);
+    expect((await recordOf(vol.volumeId))?.publishTargets.map((t) => t.targetPath)).toEqual([target]);
+    expect(await sha256File(path.join(target, "k.bin"))).toBe(sum);
+    await dropRecords();
+    await h.unpublish(vol.volumeId, target);
+    await h.unstage(vol.volumeId, staging);
+    await expectGone(vol.volumeId, vol, staging, target);
+    await h.deleteVolume(vol.volumeId);
   });
 });

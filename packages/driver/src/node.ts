@@ -306,9 +306,14 @@ export class NodeService {
       if (!rec) {
         // Not ours (never staged, or already unstaged). A leftover mount at the path is still
         // cleaned up so the CO's staging directory ends up empty.
-        if (await this.o.mounter.isMountPoint(stagingPath)) {
+        // (The record can be missing with the volume still staged when the state dir was lost:
+        // then the NVMe subsystem behind the mount is disconnected too, if no record uses it.)
+        const entry = (await readMountTable(this.o.procRoot)).byMountPoint(stagingPath);
+        if (entry) {
           ctx.log.warn({ stagingPath }, "no volume record, but the staging path is mounted; unmounting it");
+          const nqn = this.o.resolver.readModel().namespaceByDevice(entry.major, entry.minor)?.subsysnqn;
           await this.o.mounter.unmount(stagingPath);
+          if (nqn && !this.o.state.list().some((r) => r.nqn === nqn)) await this.disconnectIfUnused(volumeId, nqn, ctx);
         }
         return {};
       }
