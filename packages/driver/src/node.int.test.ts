@@ -377,4 +377,30 @@ describe("node plugin on sim-nvme (whole driver process)", () => {
     await expectGone(vol.volumeId, vol, staging, target);
     await h.deleteVolume(vol.volumeId);
   });
+
+  it("RDS outage longer than ctrl_loss_tmo: abnormal while reconnecting, RecoveryFailed while down, recovered once it is back", async () => {
+    const vol = await h.createVolume("pvc-outage", GiB, mountCap(), { namespace: "apps", name: "outage" });
+    const { staging, target } = h.paths(vol.volumeId);
+    // a short ctrl_loss_tmo from the volume context, so the controller is deleted during the outage
+    const shortLoss = { ...vol, volumeContext: { ...vol.volumeContext, ctrlLossTmo: "2", reconnectDelay: "1" } };
+    await h.stage(shortLoss, staging);
+    await h.publish(shortLoss, staging, target);
+    const sum = await writeRandom(path.join(target, "o.bin"));
+    await h.sim.faults.targetDown();
+    try {
+      await waitFor("condition abnormal while the controller reconnects", () => h.eventsWith("VolumeConditionAbnormal", "outage").length > 0, 60_000);
+      await waitFor("RecoveryFailed while the RDS is down", () => h.eventsWith("RecoveryFailed", "outage").length > 0, 60_000);
+      expect((await h.stats(vol.volumeId, target)).volumeCondition?.abnormal).toBe(true);
+    } finally {
+      await h.sim.faults.targetUp();
+    }
+    await waitFor("StaleMountRecovered after the RDS is back", () => h.eventsWith("StaleMountRecovered", "outage").length > 0, 90_000);
+    expect(h.eventsWith("StaleMountDetected", "outage")).toHaveLength(1);
+    expect(await sha256File(path.join(target, "o.bin"))).toBe(sum);
+    expect((await h.stats(vol.volumeId, target)).volumeCondition?.abnormal).toBe(false);
+    await retryAborted(() => h.unpublish(vol.volumeId, target));
+    await retryAborted(() => h.unstage(vol.volumeId, staging));
+    await expectGone(vol.volumeId, vol, staging, target);
+    await retryAborted(() => h.deleteVolume(vol.volumeId));
+  });
 });
