@@ -1,5 +1,5 @@
 // csi-resizer, pinned at v1.14.0 (libs v0.33): the v2.x releases could not be fetched as Go modules
-// from the module proxy (their tags keep the v1 module path). Its own replace
+// through the module proxy (403 for external-resizer@v2.2.1 and external-resizer/v2@v2.2.1). Its own replace
 // directives are repeated here because a dependency's replaces are ignored.
 module rds-nvme-csi.dev/e2e/local-cluster/tools/csi-resizer
 
