@@ -46,3 +46,13 @@ export {
   type RawOptions,
 } from "./config.js";
 export { startDriver, buildProgram, type RunningDriver } from "./main.js";
+// Node service (helper N): Node RPCs, health monitor, volume records, NVMe connector.
+export { NodeService, SUPPORTED_FS_TYPES, DEFAULT_FS_TYPE, type NodeServiceOptions, type VolumeConditionSource } from "./node.js";
+export { HealthMonitor, type HealthMonitorOptions, type MonitorMetrics } from "./health-monitor.js";
+export { startNodePlugin, NODE_EVENT_COMPONENT, type NodePlugin } from "./node-plugin.js";
+export { addNodeFlags, nodeConfigFrom, type NodePluginConfig, type RawNodeOptions } from "./node-config.js";
+export { NodeEvents, pvcFromContext, PVC_NAME_KEY, PVC_NAMESPACE_KEY, type ClaimRefLookup, type PvcId } from "./node-events.js";
+export { pvClaimRefLookup } from "./claim-ref.js";
+export { FileEventSink, parseEventsFile, type FileEventLine } from "./events-file-sink.js";
+export { StateStore, StateCorruptError, recordFileName, type VolumeRecord, type PublishTarget, type AccessType } from "./state.js";
+export * as nvme from "./nvme/index.js";

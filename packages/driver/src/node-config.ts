@@ -70,7 +70,7 @@ export function addNodeFlags(cmd: Command): Command {
     .addOption(
       new Option("--health-interval <ms>", "health monitor pass interval (dev root changes wake it at once)")
         .env("HEALTH_INTERVAL_MS")
-        .default(2000)
+        .default(1000)
         .argParser(int("--health-interval", 100)),
     )
     .addOption(new Option("--kubeconfig <path|auto|none>", "cluster access for Events and PV lookups").env("KUBECONFIG_MODE").default("auto"))

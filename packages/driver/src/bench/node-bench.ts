@@ -21,7 +21,7 @@ const RENAMES = Number(process.env.BENCH_RENAMES ?? 20);
 const PAIRS = Number(process.env.BENCH_STAGE_PAIRS ?? 5);
 const VOLUMES = Number(process.env.BENCH_VOLUMES ?? 100);
 const CPU_SECONDS = Number(process.env.BENCH_CPU_SECONDS ?? 60);
-const INTERVAL_MS = Number(process.env.BENCH_HEALTH_INTERVAL_MS ?? 2000);
+const INTERVAL_MS = Number(process.env.BENCH_HEALTH_INTERVAL_MS ?? 1000);
 
 function reexecInPrivateNamespace(): boolean {
   if (process.env.RDSNVME_BENCH_PRIVATE_NS === "1") return false;
