@@ -403,4 +403,25 @@ describe("node plugin on sim-nvme (whole driver process)", () => {
     await expectGone(vol.volumeId, vol, staging, target);
     await retryAborted(() => h.deleteVolume(vol.volumeId));
   });
+
+  it("failed stages: ConnectionFailure (UNAVAILABLE) for a refused connect, MountFailure (FAILED_PRECONDITION) for a foreign filesystem", async () => {
+    const vol = await h.createVolume("pvc-fail", GiB, mountCap(), { namespace: "apps", name: "fail" });
+    const { staging, target } = h.paths(vol.volumeId);
+    const refused = { ...vol, volumeContext: { ...vol.volumeContext, nvmePort: "1" } }; // nothing listens there
+    expect(grpcCode(await h.stage(refused, staging).catch((e: unknown) => e))).toBe("UNAVAILABLE");
+    await waitFor("ConnectionFailure", () => h.eventsWith("ConnectionFailure", "fail").length > 0);
+    expect(h.eventsWith("ConnectionFailure", "fail")[0].body!.message).toContain("127.0.0.1:1");
+
+    await h.stage(vol, staging); // ext4
+    await h.unstage(vol.volumeId, staging);
+    // the device holds ext4 now: staging it as xfs must neither format nor mount it
+    const err = await h.stage(vol, staging, mountCap("xfs")).catch((e: unknown) => e);
+    expect(grpcCode(err)).toBe("FAILED_PRECONDITION");
+    expect((err as Error).message).toContain("ext4");
+    await waitFor("MountFailure", () => h.eventsWith("MountFailure", "fail").length > 0);
+    await expectGone(vol.volumeId, vol, staging, target); // nothing left behind, not even the connection
+    await h.stage(vol, staging); // still ext4, data path intact
+    await h.unstage(vol.volumeId, staging);
+    await h.deleteVolume(vol.volumeId);
+  });
 });
