@@ -1,13 +1,9 @@
 // The Kubernetes side: an EventSink writing core/v1 Events and a uid lookup for PVCs and Pods,
 // both through @kubernetes/client-node 1.4 (object-parameter API).
-import {
-  ApiException,
-  CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type CoreV1Event,
-  type KubeConfig,
-} from "@kubernetes/client-node";
+// client-node is loaded through clientNode() when a sink or resolver is built (by then the caller
+// holds a KubeConfig, so it is loaded already); importing this module does not load it.
+import type { ApiException, CoreV1Api, CoreV1Event, KubeConfig } from "@kubernetes/client-node";
+import { clientNode } from "./client-node.js";
 import type { EventBody, EventPatch } from "./event-body.js";
 import { EventSinkError, type EventSink } from "./sink.js";
 import { CachedUidResolver } from "./uid-resolver.js";
@@ -48,7 +44,10 @@ function statusMessage(body: unknown): string | undefined {
 /** Turn whatever client-node threw into an EventSinkError with the HTTP status, if any. */
 export function toSinkError(err: unknown, what: string): EventSinkError {
   if (err instanceof EventSinkError) return err;
-  if (err instanceof ApiException) {
+  // An ApiException carries a numeric HTTP code; checking that first keeps an ordinary error
+  // (a timeout, a system error with a string code) from loading client-node just to be classed.
+  const maybeApi = err instanceof Error && typeof (err as { code?: unknown }).code === "number";
+  if (maybeApi && err instanceof clientNode().ApiException) {
     const e = err as ApiException<unknown>;
     const detail = statusMessage(e.body) ?? `HTTP ${e.code}`;
     return new EventSinkError(`${what}: ${detail}`, {
@@ -86,7 +85,7 @@ export class ApiEventSink implements EventSink {
     kubeConfig: KubeConfig,
     private readonly requestTimeoutMs = 10_000,
   ) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.core = kubeConfig.makeApiClient(clientNode().CoreV1Api);
   }
 
   async create(event: EventBody): Promise<void> {
@@ -106,6 +105,7 @@ export class ApiEventSink implements EventSink {
       message: patch.message,
     };
     // client-node would otherwise pick application/json-patch+json for a PATCH.
+    const { setHeaderOptions, PatchStrategy } = clientNode();
     const options = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
     await withTimeout(`patch event ${namespace}/${name}`, this.requestTimeoutMs, () =>
       this.core.patchNamespacedEvent({ namespace, name, body }, options),
@@ -119,7 +119,7 @@ export function apiUidResolver(
   clock: Clock,
   requestTimeoutMs = 10_000,
 ): CachedUidResolver {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const core = kubeConfig.makeApiClient(clientNode().CoreV1Api);
   const lookup = async (ref: ObjectRef): Promise<string | null> => {
     const namespace = ref.namespace ?? "default";
     const what = `get ${ref.kind} ${namespace}/${ref.name}`;

@@ -1,7 +1,8 @@
 // Where the recorder's API credentials come from.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { clientNode } from "./client-node.js";
 
 /**
  * "auto": the in-cluster service account if there is one, else the first file of $KUBECONFIG,
@@ -33,14 +34,15 @@ export function resolveKubeConfig(
   spec: KubeConfigSpec,
   opts: ResolveKubeConfigOptions = {},
 ): ResolvedKubeConfig | undefined {
-  if (spec instanceof KubeConfig) return { kubeConfig: spec, source: "given" };
+  // A KubeConfig object (the only non-string spec): its caller has client-node loaded already.
+  if (typeof spec !== "string") return { kubeConfig: spec, source: "given" };
   if (spec === "none") return undefined;
   if (spec !== "auto") return { kubeConfig: loadFile(spec), source: `file ${spec}` };
 
   const env = opts.env ?? process.env;
   const prefix = opts.rootPrefix ?? "";
   if (env.KUBERNETES_SERVICE_HOST && fs.existsSync(prefix + SERVICE_ACCOUNT_TOKEN)) {
-    const kc = new KubeConfig();
+    const kc = new (clientNode().KubeConfig)();
     kc.loadFromCluster(prefix);
     return { kubeConfig: kc, source: "in-cluster" };
   }
@@ -52,7 +54,7 @@ export function resolveKubeConfig(
 }
 
 function loadFile(file: string): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new (clientNode().KubeConfig)();
   try {
     kc.loadFromFile(file);
   } catch (err) {
