@@ -152,6 +152,31 @@ describe("Mounter on real loop devices", () => {
     });
   }
 
+  it("applies bind mount options (nosuid,nodev) through the remount; ro wins over an rw option", async () => {
+    const { devPath } = await connectedVolume(32);
+    await mounter.format(devPath, "ext4");
+    const staging = path.join(world.mnt, "opts-staging");
+    await mounter.mount(devPath, staging, "ext4");
+    const flagged = path.join(world.mnt, "pods", "flagged", "mount");
+    const roFlagged = path.join(world.mnt, "pods", "ro-flagged", "mount");
+    await mounter.bindMount(staging, flagged, { mountOptions: ["nosuid", "nodev"] });
+    await mounter.bindMount(staging, roFlagged, { readonly: true, mountOptions: ["rw", "noexec"] });
+
+    const table = await mounter.mountTable();
+    const optsOf = (p: string) => table.byMountPoint(p)!.mountOptions;
+    // the staging mount itself is untouched: options are per mount point
+    expect(optsOf(staging)).not.toContain("nosuid");
+    expect(optsOf(staging)).not.toContain("nodev");
+    expect(optsOf(flagged)).toEqual(expect.arrayContaining(["rw", "nosuid", "nodev"]));
+    expect(optsOf(roFlagged)).toEqual(expect.arrayContaining(["ro", "noexec"]));
+    expect(optsOf(roFlagged)).not.toContain("rw");
+    writeFileSync(path.join(flagged, "f.txt"), "writable");
+    expect(() => writeFileSync(path.join(roFlagged, "g.txt"), "x")).toThrow(/EROFS|read-only/);
+
+    for (const p of [flagged, roFlagged, staging])
+      expect(await mounter.unmount(p)).toEqual({ how: "normal" });
+  });
+
   it("binds a block device node onto a file (raw block volume)", async () => {
     const { devPath, loop } = await connectedVolume(16);
     const target = path.join(world.mnt, "pods", "blk", "dev");

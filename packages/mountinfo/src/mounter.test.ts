@@ -1,10 +1,19 @@
 // Mounter pieces that need no root: blkid/mkfs on image FILES, statfs, holder discovery through
 // /proc, and argument validation. Real block devices and mounts are in mounter.int.test.ts.
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  CommandFailedError,
   FormatRefusedError,
   InvalidArgumentError,
   Mounter,
@@ -249,5 +258,94 @@ describe("Mounter.isMountPoint", () => {
     expect(await m.isMountPoint("/a b")).toBe(true);
     expect(await m.isMountPoint("/a b/")).toBe(true);
     expect(await m.isMountPoint("/a")).toBe(false);
+  });
+});
+
+describe("Mounter.bindMount options (fake mount/umount recording their argv)", () => {
+  /** A Mounter whose mount and umount append their argv (one per line, then "--") to a log. */
+  function recordingMounter(remountExit = 0) {
+    const dir = tempDir();
+    const log = path.join(dir, "argv.log");
+    const bin = (name: string, body: string) => {
+      const p = path.join(dir, name);
+      writeFileSync(p, `#!/bin/sh\nprintf '%s\\n' "$0" "$@" -- >> '${log}'\n${body}\n`, {
+        mode: 0o755,
+      });
+      return p;
+    };
+    // the remount is the call with -o; the plain --bind always succeeds
+    const mount = bin("mount", `[ "$1" = "-o" ] && exit ${remountExit}\nexit 0`);
+    const umount = bin("umount", "exit 0");
+    const calls = (): string[][] => {
+      if (!existsSync(log)) return [];
+      return readFileSync(log, "utf8")
+        .split("--\n")
+        .filter((c) => c !== "")
+        .map((c) => {
+          const [exe = "", ...args] = c.trimEnd().split("\n");
+          return [path.basename(exe), ...args];
+        });
+    };
+    const source = path.join(dir, "staging");
+    mkdirSync(source);
+    return { m: new Mounter({ binaries: { mount, umount } }), calls, source, dir };
+  }
+
+  it("binds, then applies the options with one remount,bind (ro last)", async () => {
+    const { m, calls, source, dir } = recordingMounter();
+    const target = path.join(dir, "pod", "mount");
+    await m.bindMount(source, target, { mountOptions: ["nosuid", "nodev"], readonly: true });
+    expect(calls()).toEqual([
+      ["mount", "--bind", source, target],
+      ["mount", "-o", "remount,bind,nosuid,nodev,ro", target],
+    ]);
+  });
+
+  it("options without readonly: remount,bind with just the options", async () => {
+    const { m, calls, source, dir } = recordingMounter();
+    const target = path.join(dir, "t");
+    await m.bindMount(source, target, {
+      mountOptions: ["noexec", "context=system_u:object_r:x:s0"],
+    });
+    expect(calls()[1]).toEqual([
+      "mount",
+      "-o",
+      "remount,bind,noexec,context=system_u:object_r:x:s0",
+      target,
+    ]);
+  });
+
+  it("no options and not readonly: the bind alone, no remount", async () => {
+    const { m, calls, source, dir } = recordingMounter();
+    const target = path.join(dir, "t");
+    await m.bindMount(source, target, { mountOptions: [] });
+    expect(calls()).toEqual([["mount", "--bind", source, target]]);
+  });
+
+  it("a failed remount undoes the bind and throws the mount error", async () => {
+    const { m, calls, source, dir } = recordingMounter(32);
+    const target = path.join(dir, "t");
+    await expect(m.bindMount(source, target, { mountOptions: ["nosuid"] })).rejects.toBeInstanceOf(
+      CommandFailedError,
+    );
+    expect(calls()).toEqual([
+      ["mount", "--bind", source, target],
+      ["mount", "-o", "remount,bind,nosuid", target],
+      ["umount", target],
+    ]);
+  });
+
+  it("rejects an option that is not exactly one option, before running or creating anything", async () => {
+    const { m, calls, source, dir } = recordingMounter();
+    const target = path.join(dir, "never-created");
+    for (const bad of ["nosuid,exec", "nodev suid", "a\tb", "a\nb", "", 'x="a"', "a\0b"]) {
+      const e = (await m
+        .bindMount(source, target, { mountOptions: ["nodev", bad] })
+        .catch((x: unknown) => x)) as InvalidArgumentError;
+      expect(e, JSON.stringify(bad)).toBeInstanceOf(InvalidArgumentError);
+      expect(e.message).toContain(`bad mount option ${JSON.stringify(bad)}`);
+    }
+    expect(calls()).toEqual([]);
+    expect(existsSync(target)).toBe(false);
   });
 });

@@ -50,6 +50,11 @@ export interface MounterOptions {
 
 export interface BindOptions {
   readonly?: boolean;
+  /**
+   * Mount options for the bind, e.g. ["nosuid", "nodev"] (a CSI capability's mount_flags). Each
+   * is one option: no commas, whitespace, quotes or control characters (InvalidArgumentError).
+   */
+  mountOptions?: readonly string[];
 }
 
 export interface UnmountOptions {
@@ -152,12 +157,15 @@ export class Mounter {
   /**
    * Bind `source` onto `target`. A directory source gets a directory target; anything else (a
    * block device node for a raw block volume) gets a regular file created as the mount point.
-   * Readonly: bind, then remount,bind,ro (a bind ignores ro on the first call); if the remount
-   * fails the bind is undone, so a failed readonly bind never leaves a writable one behind.
+   * Options and readonly: bind, then `mount -o remount,bind,<options>[,ro]` (a bind ignores
+   * options on the first call; the remount is what applies them; "ro" goes last so it wins over
+   * an "rw" among the options). If the remount fails the bind is undone, so a failed readonly
+   * bind never leaves a writable one behind. Options are checked before anything is touched.
    */
   async bindMount(source: string, target: string, options: BindOptions = {}): Promise<void> {
     absolute(source, "source");
     absolute(target, "target");
+    const remount = bindRemountArgv(this.bin.mount, target, options);
     const st = await stat(source);
     if (st.isDirectory()) {
       await mkdir(target, { recursive: true });
@@ -166,9 +174,9 @@ export class Mounter {
       await (await open(target, "a")).close();
     }
     await this.run([this.bin.mount, "--bind", source, target], this.timeouts.mount);
-    if (options.readonly) {
+    if (remount) {
       try {
-        await this.run([this.bin.mount, "-o", "remount,bind,ro", target], this.timeouts.mount);
+        await this.run(remount, this.timeouts.mount);
       } catch (e) {
         await this.run([this.bin.umount, target], this.timeouts.umount).catch(() => undefined);
         throw e;
@@ -381,10 +389,34 @@ function absolute(p: string, what: string): string {
   return path.resolve(p);
 }
 
+/**
+ * Each option must be exactly one entry of mount's -o list: a comma would smuggle in more
+ * options, whitespace, quotes (libmount's quoting) and control characters have no place in one.
+ */
 function checkOptions(options: readonly string[]): void {
   for (const o of options) {
-    if (o === "" || o.includes(",") || /\s/.test(o)) {
-      throw new InvalidArgumentError(`bad mount option ${JSON.stringify(o)}`);
+    // eslint-disable-next-line no-control-regex
+    if (typeof o !== "string" || o === "" || /[,"\s\x00-\x1f\x7f]/.test(o)) {
+      throw new InvalidArgumentError(
+        `bad mount option ${JSON.stringify(o)}: one option per entry, without commas, whitespace, quotes or control characters`,
+      );
     }
   }
+}
+
+/**
+ * The remount that applies a bind mount's options: `mount -o remount,bind,<options>[,ro] <target>`,
+ * or undefined when there is nothing to apply (a plain read-write bind). Throws
+ * InvalidArgumentError for a bad option.
+ */
+function bindRemountArgv(
+  mountBin: string,
+  target: string,
+  options: BindOptions,
+): string[] | undefined {
+  const extra = options.mountOptions ?? [];
+  checkOptions(extra);
+  const list = options.readonly ? [...extra, "ro"] : [...extra];
+  if (list.length === 0) return undefined;
+  return [mountBin, "-o", ["remount", "bind", ...list].join(","), absolute(target, "target")];
 }
