@@ -1,21 +1,29 @@
 // Output in the shape real RouterOS prints (rds-routeros.md §2.2): `print detail` entries start
-// with an index, fields wrap onto continuation lines indented by five spaces at 80 columns, a
-// blank line follows every entry, and lines end in CRLF.
+// with an index, fields wrap onto continuation lines at 80 columns, a blank line follows every
+// entry, and lines end in CRLF.
+//
+// Column layout of one listing (as in MikroTik's own examples, e.g. ` 9    chain=…` / `10    chain=…`
+// with the continuation lines under the first field): the index is right-aligned to the widest
+// index printed, at least two columns, then a gap; every continuation line is indented to the
+// column where the first field starts. So ` 0   type=…` continues at 5 spaces, and once the
+// listing reaches index 100 every entry moves one column right (`  9   type=…`, `100   type=…`,
+// continuation at 6 spaces): the index never runs into the first field.
 import type { Disk, PoolUsage } from "./disk-store.js";
 import { formatBinarySize, groupDigits } from "../units.js";
 
 export const WIDTH = 80;
-const INDENT = "     ";
+/** Spaces between the index column and the first field (room for a one-letter flag column). */
+export const INDEX_GAP = 3;
 
 /** Greedy wrap of `key=value` fields; a field is never split. */
-export function wrapFields(prefix: string, fields: string[]): string[] {
+export function wrapFields(prefix: string, fields: string[], indent: string): string[] {
   const lines: string[] = [];
   let cur = prefix;
   let empty = true;
   for (const f of fields) {
     if (!empty && cur.length + 1 + f.length > WIDTH) {
       lines.push(cur);
-      cur = INDENT + f;
+      cur = indent + f;
     } else {
       cur += (empty ? "" : " ") + f;
     }
@@ -25,8 +33,9 @@ export function wrapFields(prefix: string, fields: string[]): string[] {
   return lines;
 }
 
-function indexPrefix(index: number, width: number): string {
-  return ` ${String(index)}`.padEnd(width, " ");
+/** Width of the index column for a listing whose largest printed index is `maxIndex`. */
+export function indexWidth(maxIndex: number): number {
+  return Math.max(2, String(maxIndex).length);
 }
 
 const q = (s: string): string => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
@@ -82,17 +91,22 @@ export function partitionFields(p: PoolUsage): string[] {
 
 export const DISK_FLAGS = "Flags: X - disabled, E - empty, B - block-device, M - mounted";
 
-/** `/disk print detail` body: header, then each entry with its table index and a blank line. */
+/**
+ * A `print detail` body: the header (if any), then each entry with its table index and a blank
+ * line. The index column is as wide as the largest index printed (see the layout note above).
+ */
 export function printDetail(
   header: string,
   entries: { index: number; fields: string[] }[],
-  indexWidth: number,
 ): string {
-  const lines: string[] = [header];
+  const width = indexWidth(Math.max(0, ...entries.map((e) => e.index)));
+  const indent = " ".repeat(width + INDEX_GAP);
+  const lines: string[] = header ? [header] : [];
   for (const e of entries) {
-    lines.push(...wrapFields(indexPrefix(e.index, indexWidth), e.fields), "");
+    const prefix = String(e.index).padStart(width) + " ".repeat(INDEX_GAP);
+    lines.push(...wrapFields(prefix, e.fields, indent), "");
   }
-  return lines.join("\r\n") + "\r\n";
+  return lines.length ? lines.join("\r\n") + "\r\n" : "";
 }
 
 function ts(d: Date): string {

@@ -289,7 +289,7 @@ export class RouterOsInterpreter {
       if (matches(diskQueryFields(d), where)) entries.push({ index, fields: diskFields(d) });
       index++;
     }
-    return printDetail(DISK_FLAGS, entries, 4);
+    return printDetail(DISK_FLAGS, entries);
   }
 
   private filePrint(where: Condition[]): string {
@@ -298,8 +298,7 @@ export class RouterOsInterpreter {
       const q = { name: f.name, type: f.type === "directory" ? "directory" : "file" };
       if (matches(q, where)) entries.push({ index, fields: fileFields(f) });
     });
-    const lines = printDetail("", entries, 5).replace(/^\r\n/, "");
-    return lines;
+    return printDetail("", entries);
   }
 
   private fileRemove(cmd: ParsedCommand): string {

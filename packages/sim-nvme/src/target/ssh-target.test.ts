@@ -56,7 +56,7 @@ describe("RouterOS CLI over SSH", () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.split("\r\n");
     expect(lines[0]).toMatch(/^Flags: /);
-    expect(lines[1]).toBe(' 2  type=file slot="pvc-unit-1" slot-default="" parent="" fs=-');
+    expect(lines[1]).toBe(' 2   type=file slot="pvc-unit-1" slot-default="" parent="" fs=-');
     for (const l of lines.slice(2).filter((x) => x !== ""))
       expect(l.startsWith("     ")).toBe(true);
     for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
