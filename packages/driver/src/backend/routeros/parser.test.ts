@@ -2,6 +2,7 @@
 // RouterOS produces: wrapped lines, digit groups, wraps inside values, legends, comments,
 // flags, missing fields, CRLF.
 import { describe, expect, it } from "vitest";
+import { RouterOSParseError } from "../../errors.js";
 import { detectError, parseDetail, parseDisks, parseKeyValueLines, parseSize } from "./parser.js";
 
 // Shape of the Go driver's unit-test fixture (from real hardware): index-less single item,
@@ -108,6 +109,91 @@ describe("parseDetail / parseDisks", () => {
 
   it("rejects an unterminated quoted value instead of guessing", () => {
     expect(() => parseDetail(' 0  slot="abc\n')).toThrow(/unterminated/);
+  });
+});
+
+// A listing long enough for four-digit indices, in the real column layout (MikroTik's own
+// examples: ` 9    chain=…` / `10 X  chain=…`, continuation lines under the first field): every
+// index right-aligned to the widest one, a flag column, continuation at column 8. Includes a
+// comment entry, a disabled entry and a digit-grouped size wrapped so that a continuation line
+// starts with `200 mount-filesystem=` — which looks like an index unless indentation is read.
+const disk = (slot: string): string[] => [
+  `type=file slot="${slot}" slot-default="" parent="" fs=-`,
+  `        model="/storage-pool/csi/${slot}.img" size=53 687 091`,
+  `        200 mount-filesystem=yes mount-read-only=no nvme-tcp-export=yes`,
+  `        nvme-tcp-server-port=4420 nvme-tcp-server-nqn="nqn.2000-02.com.mikrotik:${slot}"`,
+  `        file-path=/storage-pool/csi/${slot}.img file-size=50.0GiB`,
+];
+const WIDE_LIST = [
+  "Flags: X - disabled, E - empty, B - block-device, M - mounted; ",
+  "       R - raid-member",
+  `   9    ${disk("pvc-9")[0]}`,
+  ...disk("pvc-9").slice(1),
+  "",
+  "  10    ;;; created by csi",
+  `        ${disk("pvc-10")[0]}`,
+  ...disk("pvc-10").slice(1),
+  "",
+  `  99 X  ${disk("pvc-99")[0]}`,
+  ...disk("pvc-99").slice(1),
+  "",
+  ` 100    ${disk("pvc-100")[0]}`,
+  ...disk("pvc-100").slice(1),
+  "",
+  `1000    ${disk("pvc-1000")[0]}`,
+  ...disk("pvc-1000").slice(1),
+  "",
+].join("\r\n");
+
+describe("multi-digit indices (a listing of 100+ disks)", () => {
+  it("reads indices 9, 10, 99, 100 and 1000 with their flags, comments and wrapped fields", () => {
+    const recs = parseDetail(WIDE_LIST);
+    expect(recs.map((r) => [r.index, r.flags, r.comment])).toEqual([
+      [9, "", undefined],
+      [10, "", "created by csi"],
+      [99, "X", undefined],
+      [100, "", undefined],
+      [1000, "", undefined],
+    ]);
+    const disks = parseDisks(WIDE_LIST);
+    expect(disks.map((d) => d.slot)).toEqual(["pvc-9", "pvc-10", "pvc-99", "pvc-100", "pvc-1000"]);
+    for (const d of disks) {
+      expect(d).toMatchObject({
+        type: "file",
+        filePath: `/storage-pool/csi/${d.slot}.img`,
+        sizeBytes: 53_687_091_200n,
+        nvmeExport: true,
+        nvmePort: 4420,
+        nqn: `nqn.2000-02.com.mikrotik:${d.slot}`,
+        disabled: d.slot === "pvc-99",
+      });
+    }
+  });
+
+  it("reads a filtered print of one item at index 100, with or without the table's index width", () => {
+    for (const first of [" 100    ", "100    ", "100   "]) {
+      const out = ["Flags: X - disabled, E - empty, B - block-device, M - mounted", `${first}${disk("pvc-100")[0]}`, ...disk("pvc-100").slice(1), ""].join("\r\n");
+      const [d, ...rest] = parseDisks(out);
+      expect(rest).toEqual([]);
+      expect(d).toMatchObject({ slot: "pvc-100", sizeBytes: 53_687_091_200n, nqn: "nqn.2000-02.com.mikrotik:pvc-100" });
+    }
+  });
+
+  it("reads MikroTik's two-digit example layout (index 9 → 10, continuation at column 6)", () => {
+    const out = [" 9    chain=a action=accept", "      protocol=tcp", "", "10 X  chain=b action=drop", "      protocol=udp", ""].join("\n");
+    expect(parseDetail(out).map((r) => [r.index, r.flags, r.fields.get("chain"), r.fields.get("protocol")])).toEqual([
+      [9, "", "a", "tcp"],
+      [10, "X", "b", "udp"],
+    ]);
+  });
+
+  it("rejects an index run into the first field instead of returning no disks", () => {
+    // The simulator's old shape once the index reached three digits: ` 100type=file …`.
+    const out = ["Flags: X - disabled, E - empty, B - block-device, M - mounted", ` 100${disk("pvc-98")[0]}`, ...disk("pvc-98").slice(1), ""].join("\r\n");
+    expect(() => parseDisks(out)).toThrow(RouterOSParseError);
+    // In a whole-table listing such a line must not be glued onto entry 99 either.
+    const list = [` 99   ${disk("pvc-97")[0]}`, ...disk("pvc-97").slice(1), "", ` 100${disk("pvc-98")[0]}`, ...disk("pvc-98").slice(1), ""].join("\r\n");
+    expect(() => parseDisks(list)).toThrow(RouterOSParseError);
   });
 });
 

@@ -1,8 +1,9 @@
 // Parsers for what RouterOS prints (rds-routeros.md §2.2-§2.3), written for the real hardware's
 // shapes rather than a simulator's tidy ones:
-//   - `print detail` entries start with a right-aligned index (` 0  `), optional flag letters and
-//     an optional `;;; comment` line; continuation lines are indented and wrapped at the
-//     terminal width, even in the middle of a value (`size=53 687 091 200`, a long file path);
+//   - `print detail` entries start with an index right-aligned to the widest index of the listing
+//     (` 9   `, ` 99   `, `100   `), optional flag letters and an optional `;;; comment` line;
+//     continuation lines are indented under the first field and wrapped at the terminal width,
+//     even in the middle of a value (`size=53 687 091 200`, a long file path);
 //   - a `where` print of one item may come without an index;
 //   - a `Flags:` legend (which may itself wrap) precedes the entries;
 //   - fields may be missing (real RouterOS prints no `status=` or `source-volume=`);
@@ -23,25 +24,42 @@ export interface RouterOSRecord {
 /** Keys whose wrapped fragments are words separated by spaces (dates, times, free text). */
 const SPACE_JOINED_KEYS = new Set(["last-modified", "creation-time", "comment", "model", "serial"]);
 
-const ENTRY_START = /^\s{0,4}(\d+)\s+(?:([A-Z*]{1,6})\s+)?(?=;;;|[a-z][a-z0-9-]*=)/;
+/**
+ * A line that may start an entry: optional indent, the index, optional flag letters, then a
+ * comment or a field. Leading blanks are not limited: the index is right-aligned to the widest
+ * index of the listing, so with 1000 disks item 9 is printed as `   9   type=…`.
+ */
+const ENTRY_START = /^([ \t]*)(\d+)[ \t]+(?:([A-Z*]{1,6})[ \t]+)?(?=;;;|[a-z][a-z0-9-]*=)/;
 const HEADER = /^(Flags|Columns):/;
 
-/** Lines of the output without `\r`, without trailing blanks. */
+/** Lines of the output without `\r`. */
 function lines(output: string): string[] {
   return output.replace(/\r/g, "").split("\n");
+}
+
+interface RawEntry {
+  index: number | undefined;
+  flags: string;
+  /** Column just past the index digits; 0 for an index-less entry. */
+  indexEnd: number;
+  body: string[];
 }
 
 /**
  * Splits `print detail` output into entries (raw text per entry, continuation lines kept on
  * their own lines so that wrapped quoted values can be glued back without a space).
+ *
+ * Real RouterOS right-aligns the index to the widest index printed and indents continuation
+ * lines under the first field (` 99   type=…` / `100   type=…` / `      model=…`). So an entry
+ * starts on a line whose indent is shorter than the column where the current entry's index
+ * ended; a line indented further is a continuation, even when it looks like `200 free=…`
+ * (a digit-grouped value wrapped after `size=7 949 127 950`).
  */
-function splitEntries(output: string): { index: number | undefined; flags: string; body: string[] }[] {
-  const all = lines(output);
-  const entries: { index: number | undefined; flags: string; body: string[] }[] = [];
-  let current: { index: number | undefined; flags: string; body: string[] } | undefined;
+function splitEntries(output: string): RawEntry[] {
+  const entries: RawEntry[] = [];
+  let current: RawEntry | undefined;
   let inHeader = false;
-  const hasIndexedEntries = all.some((l) => ENTRY_START.test(l));
-  for (const line of all) {
+  for (const line of lines(output)) {
     if (line.trim() === "") {
       inHeader = false;
       continue;
@@ -50,19 +68,26 @@ function splitEntries(output: string): { index: number | undefined; flags: strin
       inHeader = true;
       continue;
     }
-    const m = ENTRY_START.exec(line);
-    if (inHeader && !m && /^\s/.test(line) && current === undefined) continue; // wrapped legend
+    // A wrapped legend line (`       R - raid-member`): indented, right after the legend, and
+    // never a `key=value` line, so an entry can not be mistaken for one and vanish.
+    if (inHeader && current === undefined && /^\s/.test(line) && !line.includes("=")) continue;
     inHeader = false;
-    if (m) {
-      current = { index: Number(m[1]), flags: m[2] ?? "", body: [line.slice(m[0].length)] };
+    const m = ENTRY_START.exec(line);
+    const startsEntry = m !== null && (current === undefined || (current.index !== undefined && m[1].length < current.indexEnd));
+    if (startsEntry) {
+      current = { index: Number(m[2]), flags: m[3] ?? "", indexEnd: m[1].length + m[2].length, body: [line.slice(m[0].length)] };
       entries.push(current);
     } else if (current) {
+      // Left of the index column yet not an entry: a broken layout (` 100type=file` after
+      // ` 99   type=…`). Gluing it on would silently give this entry another disk's fields.
+      if (current.index !== undefined && /^\s*/.exec(line)![0].length < current.indexEnd) {
+        throw new RouterOSParseError(`line is neither an entry nor a continuation: ${JSON.stringify(line)}`, output);
+      }
       current.body.push(line.trim());
-    } else if (!hasIndexedEntries) {
-      current = { index: undefined, flags: "", body: [line.trim()] };
-      entries.push(current);
     } else {
-      throw new RouterOSParseError("text before the first entry", output);
+      // No index on the first line: a single-item `where` print (the Go driver's fixture shape).
+      current = { index: undefined, flags: "", indexEnd: 0, body: [line.trim()] };
+      entries.push(current);
     }
   }
   return entries;
@@ -124,7 +149,11 @@ function parseFields(body: string[], output: string): { fields: Map<string, stri
     // (digit groups, a value wrapped mid-token). `...` is an elision some captures contain.
     let frag = "";
     while (i < n && !/\s/.test(rest[i])) frag += rest[i++];
-    if (frag === "..." || lastKey === undefined || lastQuoted) continue;
+    if (frag === "...") continue;
+    // Text before the first field is not a shape RouterOS prints (a mangled index column, say);
+    // guessing would hand back a record with the wrong fields.
+    if (lastKey === undefined) throw new RouterOSParseError(`unexpected ${JSON.stringify(frag)} before the first field`, output);
+    if (lastQuoted) continue;
     const sep = SPACE_JOINED_KEYS.has(lastKey) ? " " : "";
     fields.set(lastKey, fields.get(lastKey)! + sep + frag);
   }
