@@ -187,7 +187,11 @@ describe("node plugin on sim-nvme (whole driver process)", () => {
     const vol = await h.createVolume("pvc-grow", GiB, cap, { namespace: "apps", name: "grow" });
     const { staging, target } = h.paths(vol.volumeId);
     await h.stage(vol, staging, cap);
-    await h.publish(vol, staging, target, cap);
+    // Published with mount_flags the staging mount lacks: they must be applied to the bind itself.
+    const flagged: csi.VolumeCapability = { ...cap, accessType: { $case: "mount", value: { fsType: "xfs", mountFlags: ["nosuid", "nodev"], volumeMountGroup: "" } } };
+    await h.publish(vol, staging, target, flagged);
+    const mounts = await readMountTable();
+    expect([staging, target].map((p) => mounts.byMountPoint(p)?.mountOptions.filter((o) => o === "nosuid" || o === "nodev"))).toEqual([[], ["nosuid", "nodev"]]);
     const sum = await writeRandom(path.join(target, "keep.bin"));
     const before = (await h.stats(vol.volumeId, target)).usage[0].total;
     const ctrl = await h.call<csi.ControllerExpandVolumeResponse>(h.controller, "controllerExpandVolume", {

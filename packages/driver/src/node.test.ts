@@ -2,7 +2,7 @@
 // argument validation (INVALID_ARGUMENT first), lookups of paths that are not ours (NOT_FOUND,
 // csi-sanity's relative `some/path`), unknown volumes on unpublish/unstage (OK), capabilities.
 // The host parts are real objects pointed at an empty temp tree; these cases never reach them.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
@@ -126,6 +126,18 @@ describe("NodeService validation", () => {
     expect(await codeOf(publish({ volumeId: "pvc-1", targetPath: "/pods/a/target", stagingTargetPath: "/elsewhere", volumeCapability: mountCap() }))).toBe(
       "FAILED_PRECONDITION",
     );
+  });
+
+  it("NodePublishVolume with a mount flag that is not one option → INVALID_ARGUMENT; no target, no record change", async () => {
+    await state.save(record());
+    const target = path.join(dir, "pod-b");
+    for (const bad of ["nosuid,suid", "nodev exec", ""]) {
+      const cap = mountCap();
+      cap.accessType = { $case: "mount", value: { fsType: "ext4", mountFlags: ["nodev", bad], volumeMountGroup: "" } };
+      expect(await codeOf(publish({ volumeId: "pvc-1", targetPath: target, stagingTargetPath: "/staging/pvc-1", volumeCapability: cap }))).toBe("INVALID_ARGUMENT");
+    }
+    expect(existsSync(target)).toBe(false);
+    expect(state.get("pvc-1")?.publishTargets.map((t) => t.targetPath)).toEqual(["/pods/a/target"]);
   });
 
   it("NodeGetVolumeStats / NodeExpandVolume: only this volume's own paths; relative some/path → NOT_FOUND", async () => {

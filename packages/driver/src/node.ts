@@ -423,9 +423,17 @@ export class NodeService {
         throw new AlreadyExistsError(`target ${t.targetPath} already has a different mount`);
       }
       const source = rec.accessType === "block" ? rec.device.devPath : rec.stagingPath;
-      await this.o.mounter.bindMount(source, t.targetPath, { readonly: t.readonly });
+      // The capability's mount_flags apply to the bind too (nosuid, nodev, noexec...): the
+      // mounter remounts the bind with them. A block capability has none.
+      const mountOptions = rec.accessType === "mount" ? t.mountFlags : [];
+      await this.o.mounter.bindMount(source, t.targetPath, { readonly: t.readonly, mountOptions });
     } catch (err) {
-      if (created) await rm(t.targetPath, { recursive: false, force: true }).catch(() => undefined);
+      if (created) {
+        // What we created goes again: an (empty) directory needs rmdir — rm without recursive
+        // refuses every directory — and rmdir never takes content with it.
+        const remove = rec.accessType === "mount" ? rmdir(t.targetPath) : rm(t.targetPath, { force: true });
+        await remove.catch(() => undefined);
+      }
       ctx.log.error({ targetPath: t.targetPath, err: (err as Error).message }, "bind mount failed");
       throw err;
     }
