@@ -3,6 +3,13 @@
 // device the NQN resolves to now, so running pods' target paths reach the live device again.
 // Bounded attempts with exponential backoff and jitter; each attempt re-reads the facts and
 // only does what is still missing, so a retry after partial progress is safe.
+//
+// Nothing is torn down before the current device has shown the volume's filesystem: a device
+// that is gone again, not readable yet or flapping must leave the stale mounts where they are —
+// unmounted targets are empty directories on the node's disk, where a pod's reads find nothing
+// and its writes land outside the volume. The check READS the device (blkid) and does not mount
+// it: a second, independent mount of the same filesystem while the stale one is still live
+// reads an unfinished journal and corrupts what it sees (EBADMSG in the int test that tried it).
 import { stat } from "node:fs/promises";
 import * as path from "node:path";
 import { type DeviceNumber, sameDev, splitDevT } from "./devnum.js";
@@ -11,6 +18,7 @@ import {
   InvalidArgumentError,
   MountBusyError,
   RecoveryFailedError,
+  errorText,
 } from "./errors.js";
 import { processHolders } from "./holders.js";
 import type { Mounter } from "./mounter.js";
@@ -125,6 +133,7 @@ export class Recoverer {
         // Before tearing anything down: if a process uses the old filesystem, stop here, so a
         // refusal never leaves some targets unmounted and others not.
         await this.refuseIfInUse(stagingPath, plan.previousDevice, false);
+        await this.requireFilesystem(req.nqn, device, plan.fsType);
         // targets first: while they are mounted the old filesystem is still in use
         for (const t of plan.targets) await this.peel(t.target, device, own);
         if (!(await this.peel(stagingPath, device, own))) {
@@ -166,6 +175,33 @@ export class Recoverer {
       }
       return { device, previousDevice: req.oldDevice, remountedStaging: false, rebound };
     });
+  }
+
+  /**
+   * DeviceNotFoundError unless `device` is readable now and blkid finds `fsType` on it. blkid
+   * opens, reads and closes the device; the page cache it filled goes with that last close, so
+   * the mount that follows the unmount of the stale filesystem reads the device afresh.
+   */
+  private async requireFilesystem(
+    nqn: string,
+    device: ResolvedDevice,
+    fsType: string,
+  ): Promise<void> {
+    let found: string | undefined;
+    try {
+      found = (await this.mounter.probe(device.devPath))?.type;
+    } catch (e) {
+      throw new DeviceNotFoundError(
+        nqn,
+        `${device.devPath} (${device.major}:${device.minor}) is not readable: ${errorText(e)}`,
+      );
+    }
+    if (found !== fsType) {
+      throw new DeviceNotFoundError(
+        nqn,
+        `${device.devPath} (${device.major}:${device.minor}) shows ${found ?? "no filesystem"}, not ${fsType}`,
+      );
+    }
   }
 
   /** MountBusyError naming the processes that hold files on (or open) the old device. */

@@ -16,6 +16,7 @@ import {
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  DeviceNotFoundError,
   DeviceResolver,
   MountBusyError,
   Mounter,
@@ -78,6 +79,28 @@ async function renumber(head: string, a: LoopDevice, backing: string): Promise<L
   return b;
 }
 
+/**
+ * The device the NQN points to vanishes again before it was used: loop B is detached while
+ * nothing has it open, so it is gone at once, while sysfs and the dev node still claim it (what a
+ * flapping controller looks like — and what a stray `losetup --detach` did to sim-nvme's device
+ * in a smoke run). Then a reconnect brings nvme0n3 on loop C.
+ */
+async function renumberAgain(b: LoopDevice, backing: string): Promise<LoopDevice> {
+  const c = await world.attach(backing);
+  world.sysfs.removeController("nvme1", "nvme-subsys0");
+  world.sysfs.removeDisk(
+    path.join(world.sysfs.subsystemDir("nvme-subsys0"), "nvme0n2"),
+    "nvme0n2",
+    b,
+  );
+  rmSync(path.join(world.devRoot, "nvme0n2"));
+  world.sysfs.addController("nvme2", { nqn: NQN, subsystem: "nvme-subsys0" });
+  world.sysfs.addHead("nvme-subsys0", "nvme0n3", { dev: c, sizeBytes: world.realSize(c) });
+  world.sysfs.addPath("nvme2", "nvme0c2n3");
+  await world.mknod("nvme0n3", c);
+  return c;
+}
+
 describe("stale detection and recovery on real loop devices", () => {
   it("filesystem volume: detects the renumbering and re-binds every publish target to the same data", async () => {
     const { a, head, backing } = await connect();
@@ -131,6 +154,52 @@ describe("stale detection and recovery on real loop devices", () => {
     writeFileSync(path.join(podRw, "after.txt"), "written after recovery");
     expect(readFileSync(path.join(staging, "after.txt"), "utf8")).toBe("written after recovery");
     expect(await checker.check(staging, NQN)).toMatchObject({ stale: false, reason: "ok" });
+  });
+
+  it("a current device that is gone again leaves every stale mount in place; a later one is used", async () => {
+    const { a, head, backing } = await connect();
+    const dev = (await resolver.resolve(NQN))!;
+    await mounter.format(dev.devPath, "ext4");
+    const staging = path.join(world.mnt, "globalmount");
+    await mounter.mount(dev.devPath, staging, "ext4");
+    const podRw = path.join(world.mnt, "pods", "rw", "mount");
+    const podRo = path.join(world.mnt, "pods", "ro", "mount");
+    await mounter.bindMount(staging, podRw);
+    await mounter.bindMount(staging, podRo, { readonly: true });
+    writeFileSync(path.join(podRw, "probe.txt"), "written before");
+
+    const b = await renumber(head, a, backing);
+    await world.detach(b); // sysfs and /dev still say nvme0n2 is b: mounting it fails
+    const recoverer = new Recoverer({ mounter, resolver, maxAttempts: 2, initialBackoffMs: 1 });
+    const e = (await recoverer
+      .recoverFilesystem({ stagingPath: staging, nqn: NQN })
+      .catch((x: unknown) => x)) as RecoveryFailedError;
+    expect(e).toBeInstanceOf(RecoveryFailedError);
+    // Still the old filesystem everywhere: stale, but the pods' paths are not empty directories
+    // on the node's disk.
+    let table = await mounter.mountTable();
+    for (const p of [staging, podRw, podRo]) {
+      expect(table.byMountPoint(p)).toMatchObject({ major: a.major, minor: a.minor });
+    }
+    expect(readFileSync(path.join(podRo, "probe.txt"), "utf8")).toBe("written before");
+
+    // and it says why: the device was checked before anything was unmounted
+    expect(e.attempts).toBe(2);
+    expect(e.cause).toBeInstanceOf(DeviceNotFoundError);
+    expect(e.message).toContain("nvme0n2");
+
+    // The next device works: the same recoverer (a later monitor attempt) moves everything.
+    const c = await renumberAgain(b, backing);
+    const result = await recoverer.recoverFilesystem({ stagingPath: staging, nqn: NQN });
+    expect(result.device).toMatchObject({ name: "nvme0n3", major: c.major, minor: c.minor });
+    expect(result.previousDevice).toEqual({ major: a.major, minor: a.minor });
+    table = await mounter.mountTable();
+    for (const p of [staging, podRw, podRo]) {
+      expect(table.byMountPoint(p)).toMatchObject({ major: c.major, minor: c.minor });
+    }
+    expect(table.byDevice(a.major, a.minor)).toEqual([]);
+    expect(readFileSync(path.join(podRo, "probe.txt"), "utf8")).toBe("written before");
+    expect(() => writeFileSync(path.join(podRo, "x"), "x")).toThrow(/EROFS|read-only/);
   });
 
   it("recovers a bind of a subdirectory to the same subdirectory", async () => {

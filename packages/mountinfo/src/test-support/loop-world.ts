@@ -22,7 +22,7 @@ export class LoopWorld {
   readonly sysfs = new SysfsFixture(path.join(this.dir, "sys"));
   readonly devRoot = path.join(this.dir, "dev");
   readonly mnt = path.join(this.dir, "mnt");
-  private readonly loops: string[] = [];
+  private readonly loops: LoopDevice[] = [];
 
   async init(): Promise<this> {
     await mkdir(this.devRoot, { recursive: true });
@@ -41,10 +41,21 @@ export class LoopWorld {
   async attach(backingFile: string): Promise<LoopDevice> {
     const r = await runCommand(["losetup", "--find", "--show", backingFile], { timeoutMs: 30_000 });
     const p = r.stdout.trim();
-    this.loops.push(p);
     const dev = await blockDeviceNumber(p);
     if (!dev) throw new Error(`losetup gave ${p}, which is not a block device`);
-    return { path: p, backingFile, ...dev };
+    const loop = { path: p, backingFile, ...dev };
+    this.loops.push(loop);
+    return loop;
+  }
+
+  /**
+   * Detach one of our loop devices now (a device that vanishes: not mounted, it is gone at once).
+   * It is forgotten, so cleanup never touches the number again — another process may own it next.
+   */
+  async detach(loop: LoopDevice): Promise<void> {
+    await runCommand(["losetup", "--detach", loop.path], { timeoutMs: 30_000 });
+    const i = this.loops.indexOf(loop);
+    if (i !== -1) this.loops.splice(i, 1);
   }
 
   /** Grow the backing file and tell the loop device (what a target-side resize looks like). */
@@ -85,8 +96,24 @@ export class LoopWorld {
       }
     }
     for (const l of this.loops.splice(0).reverse()) {
-      await runCommand(["losetup", "--detach", l], { timeoutMs: 30_000 }).catch(() => undefined);
+      // Only while it is still backed by our file: a number we released may be someone else's.
+      if (!backedBy(l)) continue;
+      await runCommand(["losetup", "--detach", l.path], { timeoutMs: 30_000 }).catch(
+        () => undefined,
+      );
     }
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function backedBy(l: LoopDevice): boolean {
+  try {
+    const back = readFileSync(
+      `/sys/dev/block/${l.major}:${l.minor}/loop/backing_file`,
+      "utf8",
+    ).trim();
+    return back === l.backingFile || back === `${l.backingFile} (deleted)`;
+  } catch {
+    return false; // detached (no loop/ directory) or gone
   }
 }
