@@ -4,6 +4,7 @@ import {
   MountinfoParseError,
   MountinfoTimeoutError,
   parseMountinfo,
+  parseMountinfoLine,
   readMountTable,
 } from "./index.js";
 import { escapeMountinfo, generateMountinfo, mountinfoLine } from "./mountinfo-fixture.js";
@@ -159,6 +160,60 @@ describe("parseMountinfo", () => {
         ?.fsType,
     ).toBe("tmpfs");
     expect(t.byDevice(259, 5).map((e) => e.mountPoint)).toHaveLength(2);
+  });
+
+  it("reads each line of a whole text exactly as that line alone (escapes anywhere, no final newline)", () => {
+    // the whole-text parser walks lines in place and tracks the next backslash across lines;
+    // parsing each line on its own must give the same entries
+    const lines = [
+      ...REAL,
+      "50 21 0:60 / /plain rw - tmpfs tmpfs rw",
+      "51 21 0:61 / /last\\040one rw - tmpfs t\\134 rw",
+    ];
+    const whole = parseMountinfo(lines.join("\n"));
+    expect(whole.map((e) => e.toJSON())).toEqual(
+      lines.map((l, i) => parseMountinfoLine(l, i + 1).toJSON()),
+    );
+    expect(whole[11]).toMatchObject({ mountPoint: "/last one", source: "t\\", line: 12 });
+  });
+
+  it("keeps optional fields as printed, unknown tags included, and [] when there are none", () => {
+    const [e, none] = parseMountinfo(
+      "60 1 0:1 / /a rw shared:3 foo:bar unbindable:1 master:4 - tmpfs t rw\n" +
+        "61 1 0:1 / /b rw - tmpfs t rw\n",
+    );
+    expect(e).toMatchObject({
+      optionalFields: ["shared:3", "foo:bar", "unbindable:1", "master:4"],
+      shared: 3,
+      master: 4,
+      propagateFrom: undefined,
+      unbindable: false,
+    });
+    expect(none.optionalFields).toEqual([]);
+    expect(none.shared).toBeUndefined();
+  });
+
+  it("gives every field, the lazily split lists too, as plain data (toJSON / JSON.stringify)", () => {
+    const plain = JSON.parse(JSON.stringify(entries[8])) as unknown;
+    expect(plain).toEqual({
+      mountId: 45,
+      parentId: 21,
+      major: 0,
+      minor: 57,
+      root: "/",
+      mountPoint: "/empty-source",
+      mountOptions: ["rw", "relatime"],
+      optionalFields: ["propagate_from:7", "unbindable"],
+      // shared/master are undefined, which JSON leaves out
+      propagateFrom: 7,
+      unbindable: true,
+      fsType: "tmpfs",
+      source: "",
+      superOptions: ["rw", "size=1024k"],
+      line: 9,
+    });
+    // a copy of the plain data is complete, unlike a spread of the class instance
+    expect({ ...entries[0].toJSON() }.mountOptions).toEqual(["rw", "relatime"]);
   });
 });
 
