@@ -293,6 +293,25 @@ describe("sim-nvme on real loop devices", () => {
     expect((await nvme(s, "list-subsys", "-o", "json")).stdout).toBe("[\n]\n");
   });
 
+  it("a loop device detached behind the agent's back: drop leaves whoever took its number alone", async () => {
+    const s = sim!;
+    const file = await addDisk(s);
+    expect((await nvme(s, ...connectArgs(s, 30))).code).toBe(0);
+    const [loop] = loopsBacking(file);
+    expect(loop).toMatch(/^\/dev\/loop\d+$/);
+    await mustRun("losetup", ["--detach", loop]); // not mounted: gone at once
+    const decoy = path.join(dir, "decoy.img");
+    fs.writeFileSync(decoy, "");
+    fs.truncateSync(decoy, 8 * 1024 * 1024);
+    await mustRun("losetup", [loop, decoy]); // another user of the machine takes that number
+    try {
+      await s.faults.drop(NQN);
+      expect(loopsBacking(decoy)).toEqual([loop]);
+    } finally {
+      if (loopsBacking(decoy).includes(loop)) await mustRun("losetup", ["--detach", loop]);
+    }
+  });
+
   it("slow-appear: connect succeeds at once, the namespace shows up later", async () => {
     const s = sim!;
     await addDisk(s);

@@ -553,7 +553,10 @@ export class HostAgent {
     if (ns.path) this.sysfs.removeDisk(ns.path);
     fs.rmSync(ns.devNode, { force: true });
     this.journal.removeDevNode(ns.devNode);
-    await detachLoop(ns.loop.path).catch(() => undefined);
+    // Only while it is still ours: a loop device detached behind our back (a stray
+    // `losetup --detach`) frees its number, and another process may hold that number by now.
+    if (loopAttachedTo(ns.loop.path, ns.loop.file))
+      await detachLoop(ns.loop.path).catch(() => undefined);
     const pinned = loopAttachedTo(ns.loop.path, ns.loop.file);
     if (pinned || forceGhost) {
       this.ghosts.push({
