@@ -312,6 +312,24 @@ describe("sim-nvme on real loop devices", () => {
     }
   });
 
+  it("a loop device detached behind the agent's back and attached again to the same file is not the agent's to detach", async () => {
+    const s = sim!;
+    const file = await addDisk(s);
+    expect((await nvme(s, ...connectArgs(s, 30))).code).toBe(0);
+    const [loop] = loopsBacking(file);
+    expect(loop).toMatch(/^\/dev\/loop\d+$/);
+    await mustRun("losetup", ["--detach", loop]);
+    // the same number and the same file, but a new attachment (what the agent's own next
+    // `losetup --find` for this volume usually gets, e.g. in a rename)
+    await mustRun("losetup", [loop, file]);
+    try {
+      await s.faults.drop(NQN);
+      expect(loopsBacking(file)).toEqual([loop]);
+    } finally {
+      if (loopsBacking(file).includes(loop)) await mustRun("losetup", ["--detach", loop]);
+    }
+  });
+
   it("slow-appear: connect succeeds at once, the namespace shows up later", async () => {
     const s = sim!;
     await addDisk(s);

@@ -19,7 +19,7 @@ import { Journal, cleanupFromJournal, journalPath } from "./journal.js";
 import {
   attachLoop,
   detachLoop,
-  loopAttachedTo,
+  stillOurs,
   mknodBlock,
   setLoopCapacity,
   type LoopDevice,
@@ -554,10 +554,10 @@ export class HostAgent {
     fs.rmSync(ns.devNode, { force: true });
     this.journal.removeDevNode(ns.devNode);
     // Only while it is still ours: a loop device detached behind our back (a stray
-    // `losetup --detach`) frees its number, and another process may hold that number by now.
-    if (loopAttachedTo(ns.loop.path, ns.loop.file))
-      await detachLoop(ns.loop.path).catch(() => undefined);
-    const pinned = loopAttachedTo(ns.loop.path, ns.loop.file);
+    // `losetup --detach`) frees its number, and someone else — or our own next attachment of the
+    // same file — may hold that number by now.
+    if (stillOurs(ns.loop)) await detachLoop(ns.loop.path).catch(() => undefined);
+    const pinned = stillOurs(ns.loop);
     if (pinned || forceGhost) {
       this.ghosts.push({
         subsys: c.subsys,
@@ -597,7 +597,7 @@ export class HostAgent {
   private pruneGhosts(): void {
     const keep: Ghost[] = [];
     for (const g of this.ghosts) {
-      if (loopAttachedTo(g.loop.path, g.loop.file)) {
+      if (stillOurs(g.loop)) {
         keep.push(g);
         continue;
       }

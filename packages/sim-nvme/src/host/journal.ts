@@ -2,7 +2,7 @@
 // disk so `down` can undo it even after the agent was killed.
 import fs from "node:fs";
 import path from "node:path";
-import { detachLoop, loopAttachedTo, unmountAll, type LoopDevice } from "./loop.js";
+import { detachLoop, stillOurs, unmountAll, type LoopDevice } from "./loop.js";
 import { SysfsTree } from "./sysfs.js";
 
 export interface JournalData {
@@ -34,7 +34,9 @@ export class Journal {
   }
 
   removeLoop(l: LoopDevice): void {
-    this.data.loops = this.data.loops.filter((x) => !(x.path === l.path && x.file === l.file));
+    this.data.loops = this.data.loops.filter(
+      (x) => !(x.path === l.path && x.file === l.file && x.diskseq === l.diskseq),
+    );
     this.save();
   }
 
@@ -71,7 +73,7 @@ export async function cleanupFromJournal(stateDir: string): Promise<CleanupRepor
   if (!fs.existsSync(file)) return report;
   const data = JSON.parse(fs.readFileSync(file, "utf8")) as JournalData;
   for (const l of data.loops) {
-    if (!loopAttachedTo(l.path, l.file)) continue;
+    if (!stillOurs(l)) continue;
     const mounts = fs
       .readFileSync("/proc/self/mountinfo", "utf8")
       .split("\n")

@@ -10,6 +10,11 @@ export interface LoopDevice {
   minor: number;
   /** Backing file the loop was attached to. */
   file: string;
+  /**
+   * The device's disk sequence number for THIS attachment (the kernel bumps it on every attach):
+   * tells our attachment from a later one of the same number, even to the same file.
+   */
+  diskseq?: number;
 }
 
 const TIMEOUT_MS = 15_000;
@@ -42,13 +47,22 @@ export async function attachLoop(file: string): Promise<LoopDevice> {
         throw new Error(`cannot read the device number of ${dev}`);
       }
       await setReadWrite(dev);
-      return { path: dev, major, minor, file };
+      return { path: dev, major, minor, file, diskseq: diskseqOf(dev) };
     } catch (e) {
       lastErr = e;
       await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
     }
   }
   throw lastErr instanceof Error ? lastErr : new Error(String(lastErr));
+}
+
+function diskseqOf(dev: string): number | undefined {
+  try {
+    const n = Number(fs.readFileSync(path.join(sysBlock(dev), "diskseq"), "utf8").trim());
+    return Number.isInteger(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** True while `dev` is still attached to `file` (a loop number can be reused for another file). */
@@ -59,6 +73,16 @@ export function loopAttachedTo(dev: string, file: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * True while `l` is still the attachment we made: same backing file and, when we know it, the
+ * same diskseq. A loop device detached behind our back frees its number; whoever attaches it next
+ * (another process, or we ourselves for the same file) must never be detached on our behalf.
+ */
+export function stillOurs(l: LoopDevice): boolean {
+  if (!loopAttachedTo(l.path, l.file)) return false;
+  return l.diskseq === undefined || diskseqOf(l.path) === l.diskseq;
 }
 
 export async function setLoopCapacity(dev: string): Promise<void> {
