@@ -336,6 +336,56 @@ describe("node plugin on sim-nvme (whole driver process)", () => {
     }
   });
 
+  it("rename fault whose new device is gone before recovery: RecoveryFailed, the target keeps the stale filesystem; the next device is recovered", async () => {
+    const vol = await h.createVolume("pvc-flap", GiB, mountCap(), { namespace: "apps", name: "flap" });
+    const nqn = vol.volumeContext.nqn;
+    const { staging, target } = h.paths(vol.volumeId);
+    await h.stage(vol, staging);
+    await h.publish(vol, staging, target);
+    const sum = await writeRandom(path.join(target, "d.bin"));
+    const old = (await recordOf(vol.volumeId))!.device;
+
+    // The plugin is down while the new device breaks, so the monitor cannot get there first: the
+    // new loop device is detached while nothing holds it (gone at once), and sysfs and the dev
+    // node still claim it — a controller that flaps again, or a stray `losetup --detach`.
+    await h.stopDriver();
+    await h.sim.faults.rename(nqn);
+    const loop = h.sim
+      .status()
+      .host.subsystems.flatMap((x) => x.controllers)
+      .find((c) => c.nqn === nqn)?.namespace?.loop;
+    expect(loop).toMatch(/^\/dev\/loop\d+$/);
+    const { runCommand } = await import("@rds-nvme-csi/mountinfo");
+    await runCommand(["losetup", "--detach", loop!], { timeoutMs: 10_000 });
+    await h.startDriver();
+
+    await waitFor("RecoveryFailed", () => h.eventsWith("RecoveryFailed", "flap").length > 0, 60_000);
+    // Nothing was torn down: the pod's path still shows the volume (stale), not an empty
+    // directory on the node's disk.
+    const t1 = await readMountTable();
+    expect(t1.byMountPoint(staging)).toMatchObject({ major: old.major, minor: old.minor });
+    expect(t1.byMountPoint(target)).toMatchObject({ major: old.major, minor: old.minor });
+    expect(await sha256File(path.join(target, "d.bin"))).toBe(sum);
+    expect(h.eventsWith("RecoveryFailed", "flap")[0].body!.message).toMatch(/not readable/);
+    expect(h.eventsWith("StaleMountRecovered", "flap")).toEqual([]);
+
+    // The controller flaps once more and comes back with a working device: recovered.
+    const [next] = await h.sim.faults.rename(nqn);
+    await waitFor("StaleMountRecovered", () => h.eventsWith("StaleMountRecovered", "flap").length > 0, 60_000);
+    const now = (await recordOf(vol.volumeId))!.device;
+    expect(now.name).toBe(next);
+    const t2 = await readMountTable();
+    expect(t2.byMountPoint(staging)).toMatchObject({ major: now.major, minor: now.minor });
+    expect(t2.byMountPoint(target)).toMatchObject({ major: now.major, minor: now.minor });
+    expect(await sha256File(path.join(target, "d.bin"))).toBe(sum);
+    fs.writeFileSync(path.join(target, "after.txt"), "written after recovery\n");
+
+    await h.unpublish(vol.volumeId, target);
+    await h.unstage(vol.volumeId, staging);
+    await expectGone(vol.volumeId, vol, staging, target);
+    await h.deleteVolume(vol.volumeId);
+  });
+
   it("NodeUnstage refuses while a process holds the staging mount, naming it; succeeds once it is gone", async () => {
     const vol = await h.createVolume("pvc-busy", GiB, mountCap(), { namespace: "apps", name: "busy" });
     const { staging, target } = h.paths(vol.volumeId);
