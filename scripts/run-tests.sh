@@ -29,8 +29,17 @@ vitest_tier() { # name, then the command prefix (e.g. unshare) if any
 vitest_tier unit
 
 if [ "$(id -u)" = 0 ]; then
-  # A private mount namespace: every mount the tests make dies with it, even on a crash.
-  vitest_tier int unshare --mount --propagation private --
+  # A private mount namespace: every mount the tests make dies with it, even on a crash. A
+  # per-run TMPDIR lets the global teardown find exactly this run's loop devices (and leave
+  # anyone else's alone); a leak it finds fails the tier.
+  run_tmp=$(mktemp -d /tmp/rdsnvme-run-XXXXXX)
+  TMPDIR=$run_tmp RDS_LEAK_REPORT=$PWD/reports/int-leaks.txt \
+    vitest_tier int unshare --mount --propagation private --
+  if [ -s reports/int-leaks.txt ]; then
+    echo "the int tier leaked loop devices (detached now):"; cat reports/int-leaks.txt
+    failed_tiers+=("int (leaked loop devices)")
+  fi
+  rm -rf "$run_tmp"
 else
   echo "PRIVILEGED TIER NOT RUN: it needs root (real loop devices, mknod, mount). Run as root."
   failed_tiers+=("int (not root)")
