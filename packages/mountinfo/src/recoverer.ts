@@ -70,6 +70,8 @@ export interface BlockRecoveryRequest {
 export interface ReboundTarget {
   target: string;
   readonly: boolean;
+  /** per-mount flags the target had (nosuid, nodev, noexec, …; without ro/rw), re-applied */
+  mountOptions: readonly string[];
   /** directory inside the staging mount that is bound there ("" = the whole staging mount) */
   subPath: string;
 }
@@ -84,6 +86,20 @@ export interface RecoveryResult {
   rebound: ReboundTarget[];
   /** per failed attempt, why (the last attempt's error is the thrown one) */
   attemptErrors: string[];
+}
+
+type BlockTarget = Omit<ReboundTarget, "subPath">;
+
+/**
+ * How a target is mounted now, so the re-bind gives the pod the same view: read-only or not, and
+ * the per-mount flags a publish applied (nosuid, nodev, …) — a plain bind would drop them.
+ */
+function targetFlags(target: string, entry: MountEntry | undefined): BlockTarget {
+  return {
+    target,
+    readonly: entry ? isReadOnly(entry) : false,
+    mountOptions: entry ? entry.mountOptions.filter((o) => o !== "ro" && o !== "rw") : [],
+  };
 }
 
 interface FsPlan {
@@ -147,6 +163,7 @@ export class Recoverer {
         if (await this.peel(t.target, device, own)) continue; // already done by an earlier attempt
         await this.mounter.bindMount(path.join(stagingPath, t.subPath), t.target, {
           readonly: t.readonly,
+          mountOptions: t.mountOptions,
         });
         rebound.push(t);
       }
@@ -158,7 +175,7 @@ export class Recoverer {
     if (!req.targets && !req.discoverUnder) {
       throw new InvalidArgumentError("recoverBlock needs targets or discoverUnder");
     }
-    let targets: { target: string; readonly: boolean }[] | undefined;
+    let targets: BlockTarget[] | undefined;
     return this.withRetries(req.targets?.[0] ?? req.discoverUnder!, req.signal, async () => {
       const table = await this.mounter.mountTable();
       const device = await this.current(req.nqn);
@@ -170,7 +187,10 @@ export class Recoverer {
         const e = table.byMountPoint(t.target);
         if (e && sameDev(await rdevOf(t.target), device)) continue;
         if (e) await this.mounter.unmount(t.target, { ownMounts: own });
-        await this.mounter.bindMount(device.devPath, t.target, { readonly: t.readonly });
+        await this.mounter.bindMount(device.devPath, t.target, {
+          readonly: t.readonly,
+          mountOptions: t.mountOptions,
+        });
         rebound.push({ ...t, subPath: "" });
       }
       return { device, previousDevice: req.oldDevice, remountedStaging: false, rebound };
@@ -255,8 +275,7 @@ export class Recoverer {
       if (e.mountPoint === stagingPath || isInside(e.mountPoint, stagingPath)) continue;
       if (!isInside(e.root, stagingRoot)) continue;
       targets.set(e.mountPoint, {
-        target: e.mountPoint,
-        readonly: isReadOnly(e),
+        ...targetFlags(e.mountPoint, e),
         subPath: path.relative(stagingRoot, e.root),
       });
     }
@@ -264,7 +283,7 @@ export class Recoverer {
       const p = absolute(t);
       if (!targets.has(p)) {
         const e = table.byMountPoint(p);
-        targets.set(p, { target: p, readonly: e ? isReadOnly(e) : false, subPath: "" });
+        targets.set(p, { ...targetFlags(p, e), subPath: "" });
       }
     }
     return {
@@ -278,18 +297,18 @@ export class Recoverer {
   private async planBlock(
     table: MountTable,
     req: BlockRecoveryRequest,
-  ): Promise<{ target: string; readonly: boolean }[]> {
+  ): Promise<BlockTarget[]> {
     const candidates = req.targets
       ? req.targets.map(absolute)
       : table.entries
           .map((e) => e.mountPoint)
           .filter((p) => isInside(p, absolute(req.discoverUnder!)));
-    const out: { target: string; readonly: boolean }[] = [];
+    const out: BlockTarget[] = [];
     for (const p of new Set(candidates)) {
       const e = table.byMountPoint(p);
       // discovered targets must carry the old device; explicit ones are taken as given
       if (!req.targets && !sameDev(await rdevOf(p), req.oldDevice)) continue;
-      out.push({ target: p, readonly: e ? isReadOnly(e) : false });
+      out.push(targetFlags(p, e));
     }
     return out;
   }

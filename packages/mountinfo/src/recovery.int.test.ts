@@ -110,7 +110,7 @@ describe("stale detection and recovery on real loop devices", () => {
     await mounter.mount(dev.devPath, staging, "ext4", ["noatime"]);
     const podRw = path.join(world.mnt, "pods", "rw", "mount");
     const podRo = path.join(world.mnt, "pods", "ro", "mount");
-    await mounter.bindMount(staging, podRw);
+    await mounter.bindMount(staging, podRw, { mountOptions: ["nosuid", "nodev"] });
     await mounter.bindMount(staging, podRo, { readonly: true });
 
     const payload = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 251));
@@ -148,6 +148,9 @@ describe("stale detection and recovery on real loop devices", () => {
     }
     expect(table.byDevice(a.major, a.minor)).toEqual([]);
     expect(table.byMountPoint(staging)!.mountOptions).toContain("noatime");
+    // the flags the publish applied to one target survive the re-bind, and stay on that target
+    expect(table.byMountPoint(podRw)!.mountOptions).toEqual(expect.arrayContaining(["nosuid", "nodev"]));
+    expect(table.byMountPoint(podRo)!.mountOptions).not.toContain("nosuid");
     expect(sha256(readFileSync(path.join(podRw, "data.bin")))).toBe(before);
     expect(sha256(readFileSync(path.join(podRo, "data.bin")))).toBe(before);
     expect(() => writeFileSync(path.join(podRo, "x"), "x")).toThrow(/EROFS|read-only/);
@@ -219,7 +222,7 @@ describe("stale detection and recovery on real loop devices", () => {
       stagingPath: staging,
       nqn: NQN,
     });
-    expect(result.rebound).toEqual([{ target, readonly: false, subPath: "sub" }]);
+    expect(result.rebound).toMatchObject([{ target, readonly: false, subPath: "sub" }]);
     expect(readFileSync(path.join(target, "inner.txt"), "utf8")).toBe("inside sub");
   });
 
@@ -261,7 +264,7 @@ describe("stale detection and recovery on real loop devices", () => {
       oldDevice: a,
       discoverUnder: path.join(world.mnt, "pods"),
     });
-    expect(result.rebound).toEqual([{ target, readonly: false, subPath: "" }]);
+    expect(result.rebound).toMatchObject([{ target, readonly: false, subPath: "" }]);
     expect(await checker.check(target, NQN, true)).toMatchObject({
       reason: "ok",
       mountedDev: { major: b.major, minor: b.minor },
