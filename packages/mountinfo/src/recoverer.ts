@@ -182,6 +182,7 @@ export class Recoverer {
       targets ??= await this.planBlock(table, req);
       const own = targets.map((t) => t.target);
       await this.refuseIfInUse(own[0] ?? req.nqn, req.oldDevice, true);
+      await this.requireReadable(req.nqn, device);
       const rebound: ReboundTarget[] = [];
       for (const t of targets) {
         const e = table.byMountPoint(t.target);
@@ -202,20 +203,28 @@ export class Recoverer {
    * opens, reads and closes the device; the page cache it filled goes with that last close, so
    * the mount that follows the unmount of the stale filesystem reads the device afresh.
    */
-  private async requireFilesystem(
-    nqn: string,
-    device: ResolvedDevice,
-    fsType: string,
-  ): Promise<void> {
-    let found: string | undefined;
+  /**
+   * The current device must answer a read before any stale mount is taken down: a device that is
+   * gone again must not leave the pods' paths as empty directories on the node's disk. Returns
+   * the filesystem type blkid sees (undefined: none — a raw block volume may legitimately be so).
+   */
+  private async requireReadable(nqn: string, device: ResolvedDevice): Promise<string | undefined> {
     try {
-      found = (await this.mounter.probe(device.devPath))?.type;
+      return (await this.mounter.probe(device.devPath))?.type;
     } catch (e) {
       throw new DeviceNotFoundError(
         nqn,
         `${device.devPath} (${device.major}:${device.minor}) is not readable: ${errorText(e)}`,
       );
     }
+  }
+
+  private async requireFilesystem(
+    nqn: string,
+    device: ResolvedDevice,
+    fsType: string,
+  ): Promise<void> {
+    const found = await this.requireReadable(nqn, device);
     if (found !== fsType) {
       throw new DeviceNotFoundError(
         nqn,

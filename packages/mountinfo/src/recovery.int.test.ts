@@ -276,6 +276,25 @@ describe("stale detection and recovery on real loop devices", () => {
     expect(buf.toString()).toBe("block payload");
   });
 
+  it("block volume: a current device that is gone again leaves the target on the old device", async () => {
+    const { a, head, backing } = await connect();
+    const dev = (await resolver.resolve(NQN))!;
+    const target = path.join(world.mnt, "pods", "blk", "volumeDevices", "dev");
+    await mounter.bindMount(dev.devPath, target);
+
+    const b = await renumber(head, a, backing);
+    await world.detach(b); // sysfs and /dev still say nvme0n2 is b, but it reads nothing
+    const e = (await new Recoverer({ mounter, resolver, maxAttempts: 1 })
+      .recoverBlock({ nqn: NQN, oldDevice: a, targets: [target] })
+      .catch((x: unknown) => x)) as RecoveryFailedError;
+    expect(e).toBeInstanceOf(RecoveryFailedError);
+    expect(e.cause).toBeInstanceOf(DeviceNotFoundError);
+    // the pod's device file still reaches the (stale) old device, not a dead node
+    expect(await checker.check(target, NQN, true)).toMatchObject({
+      mountedDev: { major: a.major, minor: a.minor },
+    });
+  });
+
   it("refuses when a process holds the stale filesystem, naming it, before tearing anything down", async () => {
     const { a, head, backing } = await connect();
     const dev = (await resolver.resolve(NQN))!;
