@@ -2,15 +2,16 @@
 // SIGKILL, then `sim-nvme down` must leave no loop device, mount or dev node behind.
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import type { SshInfo } from "./index.js";
 import {
+  cliUp,
   loopsBacking,
   mountsWithDev,
   mustRun,
   nodeNumber,
+  nvmeConnectArgs,
   runProc,
+  SIM_CLI as CLI,
   sshConnect,
   sshExec,
   tempDir,
@@ -18,7 +19,6 @@ import {
   waitFor,
 } from "./test-support/helpers.js";
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli.js");
 const NQN = "nqn.2000-02.com.mikrotik:pvc-cli-1";
 
 let dir: string | undefined;
@@ -36,20 +36,7 @@ describe("sim-nvme CLI", () => {
   it("down after a killed host agent undoes loop devices, mounts and dev nodes", async () => {
     dir = tempDir();
     const stateDir = path.join(dir, "state");
-    const up = JSON.parse(
-      await mustRun(process.execPath, [
-        CLI,
-        "up",
-        "--state-dir",
-        stateDir,
-        "--export-port",
-        "0",
-        "--json",
-      ]),
-    ) as {
-      target: { ssh: SshInfo; exportPort: number; poolDir: string };
-      host: { pid: number; nvmeCliPath: string; devRoot: string; sysfsRoot: string };
-    };
+    const up = await cliUp(stateDir);
     const client = await sshConnect(up.target.ssh);
     try {
       const add = await sshExec(
@@ -61,17 +48,7 @@ describe("sim-nvme CLI", () => {
       client.end();
     }
     const file = path.join(up.target.poolDir, "storage-pool/pvc-cli-1.img");
-    await mustRun(up.host.nvmeCliPath, [
-      "connect",
-      "-t",
-      "tcp",
-      "-a",
-      "127.0.0.1",
-      "-s",
-      String(up.target.exportPort),
-      "-n",
-      NQN,
-    ]);
+    await mustRun(up.host.nvmeCliPath, nvmeConnectArgs(up.target.exportPort, NQN));
     const node = path.join(up.host.devRoot, "nvme0n1");
     await mustRun("mkfs.ext4", ["-q", "-F", node]);
     const mp = path.join(dir, "mnt");

@@ -2,12 +2,17 @@
 // nothing here attaches a loop device.
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import type { SshInfo } from "./index.js";
-import { mustRun, runProc, sshConnect, sshExec, tempDir } from "./test-support/helpers.js";
+import {
+  cliUp,
+  mustRun,
+  runProc,
+  SIM_CLI as CLI,
+  sshConnect,
+  sshExec,
+  tempDir,
+} from "./test-support/helpers.js";
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli.js");
 const cli = (...args: string[]): ReturnType<typeof runProc> =>
   runProc(process.execPath, [CLI, ...args]);
 
@@ -24,22 +29,7 @@ describe("sim-nvme CLI", () => {
   it("up, status, faults, down", async () => {
     dir = tempDir();
     const stateDir = path.join(dir, "state");
-    const up = JSON.parse(
-      await mustRun(process.execPath, [
-        CLI,
-        "up",
-        "--state-dir",
-        stateDir,
-        "--export-port",
-        "0",
-        "--capacity",
-        "2G",
-        "--json",
-      ]),
-    ) as {
-      target: { pid: number; ssh: SshInfo; exportPort: number };
-      host: { pid: number; nvmeCliPath: string };
-    };
+    const up = await cliUp(stateDir, "--capacity", "2G");
     expect(up.target.exportPort).toBeGreaterThan(0);
     expect(fs.statSync(up.host.nvmeCliPath).mode & 0o111).not.toBe(0);
     expect(await cli("up", "--state-dir", stateDir)).toMatchObject({

@@ -9,6 +9,7 @@ import {
   mountsWithDev,
   mustRun,
   nodeNumber,
+  nvmeConnectArgs,
   readAttr,
   runProc,
   tempDir,
@@ -38,21 +39,7 @@ function nvme(
 }
 
 function connectArgs(s: Sim, lossTmo: number): string[] {
-  return [
-    "connect",
-    "-t",
-    "tcp",
-    "-a",
-    "127.0.0.1",
-    "-s",
-    String(s.exportPort),
-    "-n",
-    NQN,
-    "-l",
-    String(lossTmo),
-    "-c",
-    "1",
-  ];
+  return nvmeConnectArgs(s.exportPort, NQN, "-l", String(lossTmo), "-c", "1");
 }
 
 /** The visible disk for NQN: class/block entry without a `c` path name whose subsystem matches. */

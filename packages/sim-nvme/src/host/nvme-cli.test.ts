@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { jsonCPretty, startHost, startTarget, type Host, type Target } from "../index.js";
-import { runProc, tempDir } from "../test-support/helpers.js";
+import { nvmeConnectArgs, runProc, tempDir } from "../test-support/helpers.js";
 
 const NQN = "nqn.2000-02.com.mikrotik:pvc-cli-unit";
 let dir: string;
@@ -13,18 +13,8 @@ let host: Host;
 
 const nvme = (...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> =>
   runProc(host.nvmeCliPath, args);
-const connectArgs = (...extra: string[]): string[] => [
-  "connect",
-  "-t",
-  "tcp",
-  "-a",
-  "127.0.0.1",
-  "-s",
-  String(target.exportPort),
-  "-n",
-  NQN,
-  ...extra,
-];
+const connectArgs = (...extra: string[]): string[] =>
+  nvmeConnectArgs(target.exportPort, NQN, ...extra);
 
 beforeEach(async () => {
   dir = tempDir();
@@ -169,15 +159,7 @@ describe("nvme stand-in (nvme-cli 2.3 shapes)", () => {
       code: 1,
     });
     const unknown = await nvme(
-      "connect",
-      "-t",
-      "tcp",
-      "-a",
-      "127.0.0.1",
-      "-s",
-      String(target.exportPort),
-      "-n",
-      "nqn.2000-02.com.mikrotik:nope",
+      ...nvmeConnectArgs(target.exportPort, "nqn.2000-02.com.mikrotik:nope"),
     );
     expect(unknown).toEqual({
       stdout: "",

@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import ssh2 from "ssh2";
 import type { ParsedKey } from "ssh2";
 import type { SshInfo } from "../target/target.js";
@@ -11,6 +12,41 @@ const { Client, utils } = ssh2;
 
 export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "rdsnvme-"));
+}
+
+/** The built CLI (its tests run after `npm run build`). */
+export const SIM_CLI = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "..",
+  "dist",
+  "cli.js",
+);
+
+/** The fields of `sim-nvme up --json` that tests read. */
+export interface CliUp {
+  target: { pid: number; ssh: SshInfo; exportPort: number; poolDir: string };
+  host: { pid: number; nvmeCliPath: string; devRoot: string; sysfsRoot: string };
+}
+
+/** `sim-nvme up` on an ephemeral export port; `extra` goes before `--json`. */
+export async function cliUp(stateDir: string, ...extra: string[]): Promise<CliUp> {
+  const out = await mustRun(process.execPath, [
+    SIM_CLI,
+    "up",
+    "--state-dir",
+    stateDir,
+    "--export-port",
+    "0",
+    ...extra,
+    "--json",
+  ]);
+  return JSON.parse(out) as CliUp;
+}
+
+/** argv of `nvme connect` to a target on loopback; `extra` is appended. */
+export function nvmeConnectArgs(port: number, nqn: string, ...extra: string[]): string[] {
+  return ["connect", "-t", "tcp", "-a", "127.0.0.1", "-s", String(port), "-n", nqn, ...extra];
 }
 
 export interface Proc {
