@@ -2,6 +2,7 @@
 // reply per line. Used by the nvme stand-in and the CLI to talk to the host agent and target.
 import fs from "node:fs";
 import net from "node:net";
+import { jsonLines } from "./json-lines.js";
 
 export type Handler = (req: Record<string, unknown>) => Promise<unknown>;
 
@@ -18,29 +19,23 @@ export async function serveControlSocket(
   fs.rmSync(socketPath, { force: true }); // a stale socket file from a crashed run
   const server = net.createServer((sock) => {
     sock.on("error", () => undefined);
-    let buf = "";
-    sock.on("data", (d: Buffer) => {
-      buf += d.toString("utf8");
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let req: Record<string, unknown>;
-        try {
-          req = JSON.parse(line) as Record<string, unknown>;
-        } catch {
+    sock.on(
+      "data",
+      jsonLines(
+        (req) => {
+          handler(req)
+            .then((result) => sock.write(`${JSON.stringify({ ok: true, result })}\n`))
+            .catch((e: unknown) =>
+              sock.write(
+                `${JSON.stringify({ ok: false, error: e instanceof Error ? e.message : String(e) })}\n`,
+              ),
+            );
+        },
+        () => {
           sock.write(`${JSON.stringify({ ok: false, error: "malformed request" })}\n`);
-          continue;
-        }
-        handler(req)
-          .then((result) => sock.write(`${JSON.stringify({ ok: true, result })}\n`))
-          .catch((e: unknown) =>
-            sock.write(
-              `${JSON.stringify({ ok: false, error: e instanceof Error ? e.message : String(e) })}\n`,
-            ),
-          );
-      }
-    });
+        },
+      ),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

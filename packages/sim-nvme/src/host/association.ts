@@ -1,6 +1,7 @@
 // Host side of the export port protocol (see target/export-server.ts): open an association for
 // an NQN, get the backing file, keep the socket, hear about resizes and about the loss.
 import net from "node:net";
+import { jsonLines } from "../json-lines.js";
 
 export interface Grant {
   nqn: string;
@@ -41,7 +42,6 @@ export function openAssociation(
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: traddr, port: trsvcid });
     sock.setNoDelay(true);
-    let buf = "";
     let granted: Association | undefined;
     let closedByUs = false;
     let resizeCb: ((size: number) => void) | undefined;
@@ -66,47 +66,43 @@ export function openAssociation(
       }
       if (!closedByUs) lossCb?.();
     });
-    sock.on("data", (d: Buffer) => {
-      buf += d.toString("utf8");
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let msg: Record<string, unknown>;
-        try {
-          msg = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          sock.destroy();
-          return;
-        }
-        if (!granted) {
-          clearTimeout(timer);
-          if (msg.ok !== true) {
-            closedByUs = true;
-            sock.destroy();
-            reject(
-              new AssociationError(
-                "rejected",
-                typeof msg.error === "string" ? msg.error : "rejected",
-              ),
-            );
-            return;
-          }
-          granted = {
-            grant: msg as unknown as Grant,
-            localAddress: sock.localAddress ?? traddr,
-            close: () => {
+    sock.on(
+      "data",
+      jsonLines(
+        (msg) => {
+          if (!granted) {
+            clearTimeout(timer);
+            if (msg.ok !== true) {
               closedByUs = true;
               sock.destroy();
-            },
-            onResize: (cb) => (resizeCb = cb),
-            onLoss: (cb) => (lossCb = cb),
-          };
-          resolve(granted);
-        } else if (msg.event === "resize" && typeof msg.size === "number") {
-          resizeCb?.(msg.size);
-        }
-      }
-    });
+              reject(
+                new AssociationError(
+                  "rejected",
+                  typeof msg.error === "string" ? msg.error : "rejected",
+                ),
+              );
+              return "stop";
+            }
+            granted = {
+              grant: msg as unknown as Grant,
+              localAddress: sock.localAddress ?? traddr,
+              close: () => {
+                closedByUs = true;
+                sock.destroy();
+              },
+              onResize: (cb) => (resizeCb = cb),
+              onLoss: (cb) => (lossCb = cb),
+            };
+            resolve(granted);
+          } else if (msg.event === "resize" && typeof msg.size === "number") {
+            resizeCb?.(msg.size);
+          }
+        },
+        () => {
+          sock.destroy();
+          return "stop";
+        },
+      ),
+    );
   });
 }
