@@ -6,18 +6,24 @@
 // PVC makes the provisioner call DeleteVolume and the disk is gone from the simulated RDS.
 import * as k8s from "@kubernetes/client-node";
 import { startTarget, type Target } from "@rds-nvme-csi/sim-nvme";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { binariesFromEnv, ensureBinaries } from "./local-cluster/binaries.js";
-import { ManagedProcess, waitUntil } from "./local-cluster/processes.js";
+import type { ManagedProcess } from "./local-cluster/processes.js";
+import {
+  assertDriverBuilt,
+  createStorageClass,
+  DRIVER_NAME,
+  driverMain,
+  rdsArgs,
+  startLogged,
+  stopAll,
+  waitForCsiSocket,
+} from "./support/driver.js";
 import { eventually, loadKubeConfig, uniqueName } from "./support/kube.js";
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const driverMain = join(repoRoot, "packages", "driver", "dist", "main.js");
-const DRIVER_NAME = "rds-nvme.csi.dev";
 const GiB = 1024 ** 3;
 
 describe("dynamic provisioning through csi-provisioner and csi-resizer", () => {
@@ -36,33 +42,23 @@ describe("dynamic provisioning through csi-provisioner and csi-resizer", () => {
     core = kc.makeApiClient(k8s.CoreV1Api);
     storage = kc.makeApiClient(k8s.StorageV1Api);
     const binaries = binariesFromEnv() ?? (await ensureBinaries());
-    if (!existsSync(driverMain)) throw new Error(`${driverMain} is missing: build the driver first (npx turbo run build)`);
+    assertDriverBuilt();
 
     dir = mkdtempSync(join(tmpdir(), "rdsnvme-prov-"));
     target = await startTarget({ stateDir: join(dir, "rds"), address: "127.0.0.1", sshPort: 0, exportPort: 0 });
     const socket = join(dir, "csi.sock");
 
-    const start = async (name: string, argv: string[]) => {
-      const p = await ManagedProcess.start({ name, argv, logFile: join(dir, `${name}.log`) });
-      processes.push(p);
-      return p;
-    };
+    const start = (name: string, argv: string[]) => startLogged(processes, dir, name, argv);
     const driver = await start("driver", [
       process.execPath,
       driverMain,
       `--endpoint=unix://${socket}`,
       "--mode=controller",
       `--driver-name=${DRIVER_NAME}`,
-      `--rds-address=${target.ssh.host}`,
-      `--rds-port=${target.ssh.port}`,
-      `--rds-user=${target.ssh.user}`,
-      `--rds-private-key=${target.ssh.privateKeyPath}`,
-      `--rds-host-key=${target.ssh.hostPublicKeyPath}`,
-      "--nvme-address=127.0.0.1",
-      `--nvme-port=${target.exportPort}`,
+      ...rdsArgs(target.ssh, target.exportPort),
       "--shutdown-grace=2000",
     ]);
-    await waitUntil("the driver's CSI socket", async () => existsSync(socket), { timeoutMs: 60_000, process: driver });
+    await waitForCsiSocket(socket, driver);
 
     // The sidecars as they run in the controller Deployment, pointed at our socket.
     const common = [`--csi-address=${socket}`, `--kubeconfig=${kubeconfigPath}`, "--leader-election=false", "--timeout=60s", "--v=4"];
@@ -70,26 +66,13 @@ describe("dynamic provisioning through csi-provisioner and csi-resizer", () => {
     await start("csi-resizer", [binaries["csi-resizer"], ...common, "--retry-interval-start=1s"]);
 
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await storage.createStorageClass({
-      body: {
-        metadata: { name: storageClass },
-        provisioner: DRIVER_NAME,
-        parameters: { "csi.storage.k8s.io/fstype": "ext4" },
-        reclaimPolicy: "Delete",
-        // No scheduler or kubelet here: provision at once instead of waiting for a pod.
-        volumeBindingMode: "Immediate",
-        allowVolumeExpansion: true,
-      },
-    });
+    await createStorageClass(storage, storageClass, { allowVolumeExpansion: true });
   });
 
   afterAll(async () => {
     await core?.deleteNamespace({ name: namespace }).catch(() => undefined);
     await storage?.deleteStorageClass({ name: storageClass }).catch(() => undefined);
-    for (const p of processes.reverse()) {
-      if (!p.running) console.error(`${p.name} had exited:\n${p.logTail()}`);
-      await p.stop(5000);
-    }
+    await stopAll(processes);
     await target?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

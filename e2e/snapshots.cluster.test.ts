@@ -5,18 +5,24 @@
 // deleting everything removes every disk.
 import * as k8s from "@kubernetes/client-node";
 import { startTarget, type Target } from "@rds-nvme-csi/sim-nvme";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { binariesFromEnv, ensureBinaries } from "./local-cluster/binaries.js";
-import { ManagedProcess, waitUntil } from "./local-cluster/processes.js";
+import type { ManagedProcess } from "./local-cluster/processes.js";
+import {
+  assertDriverBuilt,
+  createStorageClass,
+  DRIVER_NAME,
+  driverMain,
+  rdsArgs,
+  startLogged,
+  stopAll,
+  waitForCsiSocket,
+} from "./support/driver.js";
 import { ensureSnapshotCrds, eventually, loadKubeConfig, uniqueName } from "./support/kube.js";
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const driverMain = join(repoRoot, "packages", "driver", "dist", "main.js");
-const DRIVER_NAME = "rds-nvme.csi.dev";
 const SNAPSHOT_API = "snapshot.storage.k8s.io/v1";
 
 interface VolumeSnapshot extends k8s.KubernetesObject {
@@ -46,7 +52,7 @@ describe("snapshots through snapshot-controller and csi-snapshotter", () => {
     storage = kc.makeApiClient(k8s.StorageV1Api);
     objects = k8s.KubernetesObjectApi.makeApiClient(kc);
     const binaries = binariesFromEnv() ?? (await ensureBinaries());
-    if (!existsSync(driverMain)) throw new Error(`${driverMain} is missing: build the driver first (npx turbo run build)`);
+    assertDriverBuilt();
 
     // The CRDs first, and wait until the API serves them.
     expect(await ensureSnapshotCrds(kc, binaries["snapshot-crds"])).toHaveLength(3);
@@ -54,27 +60,17 @@ describe("snapshots through snapshot-controller and csi-snapshotter", () => {
     dir = mkdtempSync(join(tmpdir(), "rdsnvme-snap-"));
     target = await startTarget({ stateDir: join(dir, "rds"), address: "127.0.0.1", sshPort: 0, exportPort: 0 });
     const socket = join(dir, "csi.sock");
-    const start = async (name: string, argv: string[]) => {
-      const p = await ManagedProcess.start({ name, argv, logFile: join(dir, `${name}.log`) });
-      processes.push(p);
-      return p;
-    };
+    const start = (name: string, argv: string[]) => startLogged(processes, dir, name, argv);
     const driver = await start("driver", [
       process.execPath,
       driverMain,
       `--endpoint=unix://${socket}`,
       "--mode=controller",
       `--driver-name=${DRIVER_NAME}`,
-      `--rds-address=${target.ssh.host}`,
-      `--rds-port=${target.ssh.port}`,
-      `--rds-user=${target.ssh.user}`,
-      `--rds-private-key=${target.ssh.privateKeyPath}`,
-      `--rds-host-key=${target.ssh.hostPublicKeyPath}`,
-      "--nvme-address=127.0.0.1",
-      `--nvme-port=${target.exportPort}`,
+      ...rdsArgs(target.ssh, target.exportPort),
       "--shutdown-grace=2000",
     ]);
-    await waitUntil("the driver's CSI socket", async () => existsSync(socket), { timeoutMs: 60_000, process: driver });
+    await waitForCsiSocket(socket, driver);
     const kube = [`--kubeconfig=${kubeconfigPath}`, "--leader-election=false", "--v=4"];
     await start("snapshot-controller", [binaries["snapshot-controller"], ...kube, "--retry-interval-start=1s"]);
     await start("csi-snapshotter", [binaries["csi-snapshotter"], ...kube, `--csi-address=${socket}`, "--timeout=60s", "--retry-interval-start=1s"]);
@@ -88,15 +84,7 @@ describe("snapshots through snapshot-controller and csi-snapshotter", () => {
     ]);
 
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await storage.createStorageClass({
-      body: {
-        metadata: { name: storageClass },
-        provisioner: DRIVER_NAME,
-        parameters: { "csi.storage.k8s.io/fstype": "ext4" },
-        reclaimPolicy: "Delete",
-        volumeBindingMode: "Immediate",
-      },
-    });
+    await createStorageClass(storage, storageClass);
     await objects.create({
       apiVersion: SNAPSHOT_API,
       kind: "VolumeSnapshotClass",
@@ -123,10 +111,7 @@ describe("snapshots through snapshot-controller and csi-snapshotter", () => {
     ).catch(() => undefined);
     await objects?.delete({ apiVersion: SNAPSHOT_API, kind: "VolumeSnapshotClass", metadata: { name: snapshotClass } }).catch(() => undefined);
     await storage?.deleteStorageClass({ name: storageClass }).catch(() => undefined);
-    for (const p of processes.reverse()) {
-      if (!p.running) console.error(`${p.name} had exited:\n${p.logTail()}`);
-      await p.stop(5000);
-    }
+    await stopAll(processes);
     await target?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

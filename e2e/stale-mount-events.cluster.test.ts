@@ -12,18 +12,24 @@ import * as k8s from "@kubernetes/client-node";
 import { startSim, type Sim } from "@rds-nvme-csi/sim-nvme";
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { binariesFromEnv, ensureBinaries } from "./local-cluster/binaries.js";
-import { ManagedProcess, waitUntil } from "./local-cluster/processes.js";
+import type { ManagedProcess } from "./local-cluster/processes.js";
+import {
+  assertDriverBuilt,
+  createStorageClass,
+  DRIVER_NAME,
+  driverMain,
+  rdsArgs,
+  startLogged,
+  stopAll,
+  waitForCsiSocket,
+} from "./support/driver.js";
 import { eventually, loadKubeConfig, uniqueName } from "./support/kube.js";
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const driverMain = join(repoRoot, "packages", "driver", "dist", "main.js");
-const DRIVER_NAME = "rds-nvme.csi.dev";
 const HOST_NQN = "nqn.2014-08.org.nvmexpress:uuid:0e2e0c1e-5a1e-4d3a-9b7c-2f4e6a8c0d1e";
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
@@ -61,7 +67,7 @@ describe("stale-mount Events on the PVC, end to end", () => {
     core = kc.makeApiClient(k8s.CoreV1Api);
     storage = kc.makeApiClient(k8s.StorageV1Api);
     const binaries = binariesFromEnv() ?? (await ensureBinaries());
-    if (!existsSync(driverMain)) throw new Error(`${driverMain} is missing: build the driver first (npx turbo run build)`);
+    assertDriverBuilt();
 
     dir = mkdtempSync(join(tmpdir(), "rdsnvme-stale-"));
     sim = await startSim({ stateDir: join(dir, "sim") });
@@ -71,24 +77,18 @@ describe("stale-mount Events on the PVC, end to end", () => {
     writeFileSync(join(nvmeConfigDir, "hostnqn"), `${HOST_NQN}\n`);
 
     const env = { ...process.env, KUBECONFIG: "", CSI_ENDPOINT: "" };
-    const driver = await ManagedProcess.start({
-      name: "driver",
-      logFile: join(dir, "driver.log"),
-      env,
-      argv: [
+    const driver = await startLogged(
+      processes,
+      dir,
+      "driver",
+      [
         process.execPath,
         driverMain,
         "--mode=all",
         `--endpoint=unix://${socket}`,
         "--node-id=node-1",
         `--driver-name=${DRIVER_NAME}`,
-        `--rds-address=${sim.ssh.host}`,
-        `--rds-port=${sim.ssh.port}`,
-        `--rds-user=${sim.ssh.user}`,
-        `--rds-private-key=${sim.ssh.privateKeyPath}`,
-        `--rds-host-key=${sim.ssh.hostPublicKeyPath}`,
-        "--nvme-address=127.0.0.1",
-        `--nvme-port=${sim.exportPort}`,
+        ...rdsArgs(sim.ssh, sim.exportPort),
         `--nvme-cli=${sim.nvmeCliPath}`,
         `--sysfs-root=${sim.sysfsRoot}`,
         `--dev-root=${sim.devRoot}`,
@@ -100,36 +100,23 @@ describe("stale-mount Events on the PVC, end to end", () => {
         `--kubeconfig=${kubeconfigPath}`,
         "--shutdown-grace=2000",
       ],
-    });
-    processes.push(driver);
-    await waitUntil("the driver's CSI socket", async () => existsSync(socket), { timeoutMs: 60_000, process: driver });
+      env,
+    );
+    await waitForCsiSocket(socket, driver);
 
-    const provisioner = await ManagedProcess.start({
-      name: "csi-provisioner",
-      logFile: join(dir, "csi-provisioner.log"),
-      argv: [
-        binaries["csi-provisioner"],
-        `--csi-address=${socket}`,
-        `--kubeconfig=${kubeconfigPath}`,
-        "--leader-election=false",
-        "--extra-create-metadata",
-        "--timeout=60s",
-        "--retry-interval-start=1s",
-        "--v=4",
-      ],
-    });
-    processes.push(provisioner);
+    await startLogged(processes, dir, "csi-provisioner", [
+      binaries["csi-provisioner"],
+      `--csi-address=${socket}`,
+      `--kubeconfig=${kubeconfigPath}`,
+      "--leader-election=false",
+      "--extra-create-metadata",
+      "--timeout=60s",
+      "--retry-interval-start=1s",
+      "--v=4",
+    ]);
 
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await storage.createStorageClass({
-      body: {
-        metadata: { name: storageClass },
-        provisioner: DRIVER_NAME,
-        parameters: { "csi.storage.k8s.io/fstype": "ext4" },
-        reclaimPolicy: "Delete",
-        volumeBindingMode: "Immediate",
-      },
-    });
+    await createStorageClass(storage, storageClass);
   });
 
   afterAll(async () => {
@@ -139,10 +126,7 @@ describe("stale-mount Events on the PVC, end to end", () => {
     await core?.deleteNamespacedPersistentVolumeClaim({ namespace, name: claim }).catch(() => undefined);
     await core?.deleteNamespace({ name: namespace }).catch(() => undefined);
     await storage?.deleteStorageClass({ name: storageClass }).catch(() => undefined);
-    for (const p of processes.reverse()) {
-      if (!p.running) console.error(`${p.name} had exited:\n${p.logTail()}`);
-      await p.stop(5000);
-    }
+    await stopAll(processes);
     await sim?.down();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
