@@ -4,13 +4,12 @@
 // digits, `/disk print detail` printed ` 100type=file …` and the disk could not be read back.
 // Every volume must be created, read back, listed, grown, snapshotted and deleted through
 // three-digit indices and `where slot=…` / `[find slot=…]` lookups.
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RouterOSBackend } from "./backend/routeros/backend.js";
 import { RouterOSClient } from "./backend/routeros/client.js";
 import { createControllerService } from "./controller.js";
 import { type CreateVolumeRequest, VolumeCapability_AccessMode_Mode as Mode } from "./gen/csi.js";
-import type { RpcContext } from "./server.js";
+import { testContext } from "./test-support/rpc-context.js";
 import { startSimTarget, type SimTarget } from "./test-support/sim-target.js";
 
 const MiB = 1024n * 1024n;
@@ -18,13 +17,7 @@ const POOL = "/storage/csi";
 const COUNT = 130; // two pool partitions come first, so disk indices run 2 … 131
 const PARALLEL = 8;
 
-const ctx: RpcContext = {
-  requestId: "test",
-  method: "test",
-  service: "Controller",
-  log: pino({ level: "silent" }),
-  signal: new AbortController().signal,
-};
+const ctx = testContext("Controller");
 
 const names = Array.from({ length: COUNT }, (_, i) => `bench-many-${String(i)}`);
 

@@ -4,7 +4,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
-import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RouterOSBackend } from "./backend/routeros/backend.js";
 import { RouterOSClient } from "./backend/routeros/client.js";
@@ -16,20 +15,14 @@ import {
   type VolumeCapability,
   VolumeCapability_AccessMode_Mode as Mode,
 } from "./gen/csi.js";
-import type { RpcContext } from "./server.js";
+import { testContext } from "./test-support/rpc-context.js";
 import { startSimTarget, type SimTarget } from "./test-support/sim-target.js";
 
 const MiB = 1024n * 1024n;
 const GiB = 1024n * MiB;
 const POOL = "/storage/csi";
 
-const ctx: RpcContext = {
-  requestId: "test",
-  method: "test",
-  service: "Controller",
-  log: pino({ level: "silent" }),
-  signal: new AbortController().signal,
-};
+const ctx = testContext("Controller");
 
 const mount: VolumeCapability = { accessType: { $case: "mount", value: { fsType: "ext4", mountFlags: [], volumeMountGroup: "" } }, accessMode: { mode: Mode.SINGLE_NODE_WRITER } };
 const block: VolumeCapability = { accessType: { $case: "block", value: {} }, accessMode: { mode: Mode.SINGLE_NODE_WRITER } };
