@@ -16,11 +16,9 @@ import {
   assertDriverBuilt,
   createStorageClass,
   DRIVER_NAME,
-  driverMain,
-  rdsArgs,
+  startControllerDriver,
   startLogged,
   stopAll,
-  waitForCsiSocket,
 } from "./support/driver.js";
 import { eventually, loadKubeConfig, uniqueName } from "./support/kube.js";
 
@@ -46,19 +44,8 @@ describe("dynamic provisioning through csi-provisioner and csi-resizer", () => {
 
     dir = mkdtempSync(join(tmpdir(), "rdsnvme-prov-"));
     target = await startTarget({ stateDir: join(dir, "rds"), address: "127.0.0.1", sshPort: 0, exportPort: 0 });
-    const socket = join(dir, "csi.sock");
-
+    const { socket } = await startControllerDriver(processes, dir, target);
     const start = (name: string, argv: string[]) => startLogged(processes, dir, name, argv);
-    const driver = await start("driver", [
-      process.execPath,
-      driverMain,
-      `--endpoint=unix://${socket}`,
-      "--mode=controller",
-      `--driver-name=${DRIVER_NAME}`,
-      ...rdsArgs(target.ssh, target.exportPort),
-      "--shutdown-grace=2000",
-    ]);
-    await waitForCsiSocket(socket, driver);
 
     // The sidecars as they run in the controller Deployment, pointed at our socket.
     const common = [`--csi-address=${socket}`, `--kubeconfig=${kubeconfigPath}`, "--leader-election=false", "--timeout=60s", "--v=4"];

@@ -15,11 +15,9 @@ import {
   assertDriverBuilt,
   createStorageClass,
   DRIVER_NAME,
-  driverMain,
-  rdsArgs,
+  startControllerDriver,
   startLogged,
   stopAll,
-  waitForCsiSocket,
 } from "./support/driver.js";
 import { ensureSnapshotCrds, eventually, loadKubeConfig, uniqueName } from "./support/kube.js";
 
@@ -59,18 +57,8 @@ describe("snapshots through snapshot-controller and csi-snapshotter", () => {
 
     dir = mkdtempSync(join(tmpdir(), "rdsnvme-snap-"));
     target = await startTarget({ stateDir: join(dir, "rds"), address: "127.0.0.1", sshPort: 0, exportPort: 0 });
-    const socket = join(dir, "csi.sock");
+    const { socket } = await startControllerDriver(processes, dir, target);
     const start = (name: string, argv: string[]) => startLogged(processes, dir, name, argv);
-    const driver = await start("driver", [
-      process.execPath,
-      driverMain,
-      `--endpoint=unix://${socket}`,
-      "--mode=controller",
-      `--driver-name=${DRIVER_NAME}`,
-      ...rdsArgs(target.ssh, target.exportPort),
-      "--shutdown-grace=2000",
-    ]);
-    await waitForCsiSocket(socket, driver);
     const kube = [`--kubeconfig=${kubeconfigPath}`, "--leader-election=false", "--v=4"];
     await start("snapshot-controller", [binaries["snapshot-controller"], ...kube, "--retry-interval-start=1s"]);
     await start("csi-snapshotter", [binaries["csi-snapshotter"], ...kube, `--csi-address=${socket}`, "--timeout=60s", "--retry-interval-start=1s"]);

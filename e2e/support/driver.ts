@@ -56,6 +56,29 @@ export async function stopAll(processes: ManagedProcess[]): Promise<void> {
 }
 
 /**
+ * The driver in controller mode (as the controller Deployment runs it) on `<dir>/csi.sock`,
+ * pointed at a simulated RDS; resolves once the socket is served.
+ */
+export async function startControllerDriver(
+  processes: ManagedProcess[],
+  dir: string,
+  rds: { ssh: SshInfo; exportPort: number },
+): Promise<{ socket: string; driver: ManagedProcess }> {
+  const socket = join(dir, "csi.sock");
+  const driver = await startLogged(processes, dir, "driver", [
+    process.execPath,
+    driverMain,
+    `--endpoint=unix://${socket}`,
+    "--mode=controller",
+    `--driver-name=${DRIVER_NAME}`,
+    ...rdsArgs(rds.ssh, rds.exportPort),
+    "--shutdown-grace=2000",
+  ]);
+  await waitForCsiSocket(socket, driver);
+  return { socket, driver };
+}
+
+/**
  * A StorageClass for our driver: ext4, reclaim Delete, and Immediate binding (no scheduler or
  * kubelet in the local control plane, so provision at once instead of waiting for a pod).
  */
