@@ -4,11 +4,11 @@
 // device with a real number). Events go to the events package's MemorySink. Recovery is allowed
 // to run for real and fails here (nothing is actually mounted), which exercises the failure path;
 // the success path runs on real mounts in node.int.test.ts.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createEventRecorder, MemorySink, silentLogger } from "@rds-nvme-csi/events";
-import { DeviceResolver, Mounter, Recoverer, StaleChecker, SysfsFixture, mountinfoLine, splitDevT } from "@rds-nvme-csi/mountinfo";
+import { DeviceResolver, Mounter, Recoverer, StaleChecker, SysfsFixture, hostBlockDevices, mountinfoLine } from "@rds-nvme-csi/mountinfo";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -21,19 +21,6 @@ import { StateStore, type VolumeRecord } from "./state.js";
 const log = pino({ level: "silent" });
 const NQN = "nqn.2000-02.com.mikrotik:pvc-mon";
 
-/** Some block device of this machine (tests cannot mknod without root). */
-function hostBlockDevice(): { path: string; major: number; minor: number } {
-  for (const name of readdirSync("/dev").sort()) {
-    const p = path.join("/dev", name);
-    try {
-      const st = statSync(p, { bigint: true });
-      if (st.isBlockDevice()) return { path: p, ...splitDevT(st.rdev) };
-    } catch {
-      // unreadable: next
-    }
-  }
-  throw new Error("this test needs a block device in /dev");
-}
 
 let dir: string;
 let fx: SysfsFixture;
@@ -44,7 +31,7 @@ let locks: KeyedLocks;
 let registry: Registry;
 let monitor: HealthMonitor;
 let staging: string;
-const dev = hostBlockDevice();
+const dev = hostBlockDevices(1)[0];
 
 function writeMounts(major: number, minor: number): void {
   writeFileSync(

@@ -80,3 +80,4 @@ export {
   mountinfoLine,
   type MountinfoLineSpec,
 } from "./mountinfo-fixture.js";
+export { hostBlockDevices, type HostBlockDevice } from "./host-block-devices.js";

@@ -5,16 +5,14 @@
 import {
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   rmSync,
-  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { type PerformanceEntry, PerformanceObserver } from "node:perf_hooks";
-import { splitDevT } from "../devnum.js";
+import { hostBlockDevices } from "../host-block-devices.js";
 import { generateMountinfo, mountinfoLine } from "../mountinfo-fixture.js";
 import { type MountEntry, parseMountinfo } from "../mountinfo.js";
 import { DeviceResolver } from "../resolver.js";
@@ -73,19 +71,6 @@ async function measure(label: string, runs: number, fn: () => unknown): Promise<
   );
 }
 
-/** Some block device of this host, so one fixture /dev entry is a real block device. */
-function hostBlockDevice(): { path: string; major: number; minor: number } {
-  for (const name of readdirSync("/dev").sort()) {
-    const p = path.join("/dev", name);
-    try {
-      const st = statSync(p, { bigint: true });
-      if (st.isBlockDevice()) return { path: p, ...splitDevT(st.rdev) };
-    } catch {
-      // skip
-    }
-  }
-  throw new Error("no block device in /dev for the resolver benchmark");
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mountinfo-bench-"));
@@ -119,7 +104,7 @@ async function main(): Promise<void> {
     );
 
     // a node with 100 staged volumes: 100 subsystems, each one controller, one head, one path
-    const host = hostBlockDevice();
+    const host = hostBlockDevices(1)[0];
     const fx = new SysfsFixture(path.join(dir, "sys"));
     const devRoot = path.join(dir, "dev");
     mkdirSync(devRoot);

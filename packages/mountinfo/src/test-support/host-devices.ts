@@ -2,39 +2,13 @@
 // a symlink to a block device that already exists on this machine (stat follows the link, so
 // the resolver sees a real block device with a real number). The fixture's sysfs `dev` values
 // are then set to those numbers.
-import { readdirSync, statSync, symlinkSync, rmSync, mkdtempSync } from "node:fs";
+import { symlinkSync, rmSync, mkdtempSync } from "node:fs";
 import * as os from "node:os";
 import { afterAll } from "vitest";
 import * as path from "node:path";
-import { splitDevT, type DeviceNumber } from "../devnum.js";
+import type { HostBlockDevice } from "../host-block-devices.js";
 
-export interface HostBlockDevice extends DeviceNumber {
-  path: string;
-}
-
-/** `count` block devices from /dev with distinct numbers; fails loudly if the host has fewer. */
-export function hostBlockDevices(count: number): HostBlockDevice[] {
-  const seen = new Set<string>();
-  const found: HostBlockDevice[] = [];
-  for (const name of readdirSync("/dev").sort()) {
-    const p = path.join("/dev", name);
-    try {
-      const st = statSync(p, { bigint: true });
-      if (!st.isBlockDevice()) continue;
-      const d = splitDevT(st.rdev);
-      const key = `${d.major}:${d.minor}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      found.push({ path: p, ...d });
-    } catch {
-      // unreadable entry: skip
-    }
-  }
-  if (found.length < count) {
-    throw new Error(`this test needs ${count} block devices in /dev, the host has ${found.length}`);
-  }
-  return found.slice(0, count);
-}
+export { hostBlockDevices, type HostBlockDevice } from "../host-block-devices.js";
 
 /** Point `<devRoot>/<name>` at a host block device (replacing any previous entry). */
 export function linkDevNode(devRoot: string, name: string, target: HostBlockDevice): void {
